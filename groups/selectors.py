@@ -1,0 +1,97 @@
+"""Reads of cohorts, care teams and enrollments, limited to what the caller may see.
+
+Access is by relation, never by role alone: staff see the cohorts they are assigned to,
+patients the cohorts they are actively enrolled in, admins every cohort, auditors none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from groups.models import CareTeamMember, Cohort, Enrollment, EnrollmentStatus, StaffRole
+from vioip.accounts.models import Role, User
+
+
+def staff_cohort_ids(*, user: Any, roles: Iterable[str] | None = None) -> QuerySet[Any]:
+    """Ids of the cohorts ``user`` is on the care team of (optionally with given roles)."""
+    qs = CareTeamMember.objects.filter(user_id=user.pk)
+    if roles is not None:
+        qs = qs.filter(role__in=list(roles))
+    return qs.values_list("cohort_id", flat=True)
+
+
+def active_patient_cohort_ids(*, user: Any) -> QuerySet[Any]:
+    return Enrollment.objects.filter(
+        patient_id=user.pk, status=EnrollmentStatus.ACTIVE
+    ).values_list("cohort_id", flat=True)
+
+
+def cohorts_visible_to(*, user: Any) -> QuerySet[Cohort]:
+    if user.role == Role.ADMIN:
+        return Cohort.objects.all()
+    if user.role in (Role.FACILITATOR, Role.CLINICIAN):
+        return Cohort.objects.filter(id__in=staff_cohort_ids(user=user))
+    if user.role == Role.PATIENT:
+        return Cohort.objects.filter(id__in=active_patient_cohort_ids(user=user))
+    return Cohort.objects.none()
+
+
+def cohort_get_for_user(*, user: Any, cohort_id: Any) -> Cohort:
+    """The cohort if ``user`` may see it; Http404 for missing and forbidden alike."""
+    cohort = cohorts_visible_to(user=user).filter(pk=cohort_id).first()
+    if cohort is None:
+        raise Http404
+    return cohort
+
+
+def is_cohort_staff(*, user: Any, cohort_id: Any, roles: Iterable[str] | None = None) -> bool:
+    if user.role not in (Role.FACILITATOR, Role.CLINICIAN):
+        return False
+    qs = CareTeamMember.objects.filter(user_id=user.pk, cohort_id=cohort_id)
+    if roles is not None:
+        qs = qs.filter(role__in=list(roles))
+    return qs.exists()
+
+
+def is_cohort_clinician(*, user: Any, cohort_id: Any) -> bool:
+    return is_cohort_staff(user=user, cohort_id=cohort_id, roles=[StaffRole.CLINICIAN])
+
+
+def is_active_patient(*, user: Any, cohort_id: Any) -> bool:
+    return (
+        user.role == Role.PATIENT
+        and Enrollment.objects.filter(
+            patient_id=user.pk, cohort_id=cohort_id, status=EnrollmentStatus.ACTIVE
+        ).exists()
+    )
+
+
+def patient_ids_in_care_of(*, user: Any, roles: Iterable[str] | None = None) -> QuerySet[Any]:
+    """Patients with any enrollment (active or past) in a cohort ``user`` is staff of."""
+    return Enrollment.objects.filter(
+        cohort_id__in=staff_cohort_ids(user=user, roles=roles)
+    ).values_list("patient_id", flat=True)
+
+
+def is_in_care_of(*, user: Any, patient_id: Any, roles: Iterable[str] | None = None) -> bool:
+    if user.role not in (Role.FACILITATOR, Role.CLINICIAN):
+        return False
+    return Enrollment.objects.filter(
+        patient_id=patient_id, cohort_id__in=staff_cohort_ids(user=user, roles=roles)
+    ).exists()
+
+
+def patient_cohort_ids(*, patient_id: Any) -> QuerySet[Any]:
+    """Cohorts a patient has ever been enrolled in."""
+    return Enrollment.objects.filter(patient_id=patient_id).values_list("cohort_id", flat=True)
+
+
+def patients_of_cohort(*, cohort_id: Any, active_only: bool = True) -> QuerySet[User]:
+    enrollments = Enrollment.objects.filter(cohort_id=cohort_id)
+    if active_only:
+        enrollments = enrollments.filter(status=EnrollmentStatus.ACTIVE)
+    return User.objects.filter(id__in=enrollments.values_list("patient_id", flat=True))

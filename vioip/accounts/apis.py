@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from vioip.accounts import services
+from vioip.accounts.models import AuthToken, User
+from vioip.accounts.tokens import token_expires_at
+from vioip.core.permissions import IsAdmin
+
+
+class UserSerializer(serializers.ModelSerializer):
+    password = serializers.CharField(
+        write_only=True, required=False, style={"input_type": "password"}
+    )
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "username",
+            "password",
+            "role",
+            "first_name",
+            "last_name",
+            "email",
+            "is_active",
+        ]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if self.instance is None and not attrs.get("password"):
+            raise serializers.ValidationError({"password": ["This field is required."]})
+        return attrs
+
+
+class MeSerializer(serializers.ModelSerializer):
+    display_name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "role", "first_name", "last_name", "email", "display_name"]
+
+
+class LoginInputSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, style={"input_type": "password"})
+
+
+LoginOutput = inline_serializer(
+    "LoginOutput",
+    {
+        "token": serializers.CharField(),
+        "expires_at": serializers.DateTimeField(),
+        "absolute_expires_at": serializers.DateTimeField(),
+        "user": MeSerializer(),
+    },
+)
+
+
+class LoginApi(APIView):
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=LoginInputSerializer, responses={200: LoginOutput})
+    def post(self, request: Request) -> Response:
+        data = LoginInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            result = services.login(
+                username=data.validated_data["username"],
+                password=data.validated_data["password"],
+                request=request._request,
+            )
+        except services.LoginThrottled:
+            return Response(
+                {"code": "throttled", "detail": "Too many failed logins. Try again later."},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
+        except services.LoginFailed:
+            return Response(
+                {"code": "invalid_credentials", "detail": "Wrong username or password."},
+                status=status.HTTP_401_UNAUTHORIZED,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        token = result.issued.token
+        return Response(
+            {
+                "token": result.issued.raw,
+                "expires_at": token_expires_at(token),
+                "absolute_expires_at": token.expires_at,
+                "user": MeSerializer(result.user).data,
+            }
+        )
+
+
+class LogoutApi(APIView):
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        assert isinstance(request.auth, AuthToken)
+        services.logout(token=request.auth, request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeApi(APIView):
+    @extend_schema(responses=MeSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(MeSerializer(request.user).data)
+
+
+class UserViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Program users. Admins only; users are deactivated, never deleted."""
+
+    permission_classes = [IsAdmin]
+    serializer_class = UserSerializer
+    queryset = User.objects.order_by("id")
+    filterset_fields = ["role", "is_active"]
+
+    def perform_create(self, serializer: UserSerializer) -> None:  # type: ignore[override]
+        data = dict(serializer.validated_data)
+        password = data.pop("password")
+        serializer.instance = services.user_create(
+            actor=self.request.user, request=self.request._request, password=password, **data
+        )
+
+    def perform_update(self, serializer: UserSerializer) -> None:  # type: ignore[override]
+        data = dict(serializer.validated_data)
+        password = data.pop("password", None)
+        serializer.instance = services.user_update(
+            actor=self.request.user,
+            user=serializer.instance,
+            request=self.request._request,
+            password=password,
+            **data,
+        )

@@ -1,0 +1,141 @@
+"""The only way audit events are written: ``record(...)``."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from vioip.audit.models import Action, AuditChainHead, AuditEvent, Outcome
+from vioip.core.middleware import client_address as request_client_address
+from vioip.core.middleware import current_request_id
+
+GENESIS = "0" * 64
+
+
+def canonical_payload(event: AuditEvent) -> bytes:
+    payload = {
+        "seq": event.seq,
+        "occurred_at": event.occurred_at.isoformat(timespec="microseconds"),
+        "actor": event.actor_id,
+        "actor_username": event.actor_username,
+        "actor_role": event.actor_role,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "patient": event.patient_id,
+        "outcome": event.outcome,
+        "request_id": event.request_id,
+        "client_address": event.client_address,
+        "detail": event.detail,
+        "prev_hash": event.prev_hash,
+    }
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def event_hash(event: AuditEvent) -> str:
+    return hmac.new(
+        settings.AUDIT_KEY.encode(), canonical_payload(event), hashlib.sha256
+    ).hexdigest()
+
+
+def _locked_head() -> AuditChainHead:
+    head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
+    if head is not None:
+        return head
+    try:
+        with transaction.atomic():
+            AuditChainHead.objects.create(pk=1, seq=0, hash=GENESIS)
+    except IntegrityError:
+        pass  # another writer created it first
+    return AuditChainHead.objects.select_for_update().get(pk=1)
+
+
+def record(
+    *,
+    action: str,
+    actor: Any = None,
+    outcome: str = Outcome.ALLOWED,
+    object_type: str = "",
+    object_id: Any = "",
+    patient: Any = None,
+    request: HttpRequest | None = None,
+    client_address: str | None = None,
+    request_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the chain.
+
+    ``detail`` holds identifiers and codes only — never clinical text or anything a
+    patient typed. The head row is locked for the rest of the caller's transaction, so
+    concurrent writers on every process keep a single chain.
+    """
+    if action not in Action.values:
+        raise ValueError(f"Unknown audit action {action!r}.")
+    if request is not None:
+        client_address = client_address or request_client_address(request)
+        request_id = request_id or getattr(request, "request_id", "")
+    actor_obj = actor if getattr(actor, "pk", None) is not None else None
+    patient_id = getattr(patient, "pk", patient)
+    with transaction.atomic():
+        head = _locked_head()
+        event = AuditEvent(
+            seq=head.seq + 1,
+            occurred_at=timezone.now(),
+            actor=actor_obj,
+            actor_username=getattr(actor_obj, "username", "") or "",
+            actor_role=getattr(actor_obj, "role", "") or "",
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id) if object_id not in (None, "") else "",
+            patient_id=patient_id,
+            outcome=outcome,
+            request_id=(request_id or current_request_id.get())[:64],
+            client_address=(client_address or "")[:64],
+            detail=detail or {},
+            prev_hash=head.hash,
+        )
+        event.hash = event_hash(event)
+        event.save(force_insert=True)
+        head.seq = event.seq
+        head.hash = event.hash
+        head.save(update_fields=["seq", "hash"])
+    return event
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    intact: bool
+    count: int
+    first_broken_seq: int | None = None
+    problem: str = ""
+
+
+def chain_verify(*, batch_size: int = 2000) -> ChainReport:
+    """Walk the chain in order; report the first event whose link or hash is wrong."""
+    prev_hash = GENESIS
+    expected_seq = 1
+    count = 0
+    for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=batch_size):
+        if event.seq != expected_seq:
+            return ChainReport(False, count, expected_seq, "event missing (deleted)")
+        if event.prev_hash != prev_hash:
+            return ChainReport(False, count, event.seq, "link to previous event broken")
+        if not hmac.compare_digest(event.hash, event_hash(event)):
+            return ChainReport(False, count, event.seq, "event altered")
+        prev_hash = event.hash
+        expected_seq += 1
+        count += 1
+    head = AuditChainHead.objects.filter(pk=1).first()
+    head_seq = head.seq if head else 0
+    head_hash = head.hash if head else GENESIS
+    if head_seq != count or head_hash != prev_hash:
+        return ChainReport(False, count, count + 1, "events missing at the end of the chain")
+    return ChainReport(True, count)

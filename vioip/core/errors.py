@@ -1,0 +1,85 @@
+"""One error shape for the whole API.
+
+Every error body is ``{"code": str, "detail": str}``; a 400 for bad input adds
+``"fields": {field: [messages]}`` (``non_field_errors`` for errors of the whole body).
+Nothing else reaches a client: no traceback, no submitted values.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from vioip.core.middleware import current_request_id
+
+logger = logging.getLogger("vioip.errors")
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The record is in a state that does not allow this change."
+    default_code = "conflict"
+
+
+def _as_field_errors(detail: Any) -> dict[str, Any]:
+    if isinstance(detail, dict):
+        return detail
+    if isinstance(detail, list):
+        return {"non_field_errors": detail}
+    return {"non_field_errors": [detail]}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        # Unexpected: log a one-line reference, never the request body (it may be PHI).
+        request_id = current_request_id.get()
+        logger.error("unhandled %s in API request ref=%s", type(exc).__name__, request_id)
+        return Response(
+            {"code": "server_error", "detail": "Internal error.", "ref": request_id},
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {
+            "code": "invalid",
+            "detail": "The request has invalid fields.",
+            "fields": _as_field_errors(exc.detail),
+        }
+    elif isinstance(exc, exceptions.APIException):
+        detail = exc.detail
+        code = exc.get_codes() if not isinstance(detail, (dict, list)) else exc.default_code
+        response.data = {"code": str(code), "detail": str(detail)}
+    return response
+
+
+def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """handler500: JSON, with a reference to look the request up in the logs."""
+    return JsonResponse(
+        {
+            "code": "server_error",
+            "detail": "Internal error.",
+            "ref": getattr(request, "request_id", ""),
+        },
+        status=500,
+    )
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse({"code": "not_found", "detail": "Not found."}, status=404)

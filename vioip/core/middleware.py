@@ -1,0 +1,40 @@
+"""Request ids: every request gets one, echoed back and written to audit events."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
+
+from django.http import HttpRequest, HttpResponse
+
+_VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+current_request_id: ContextVar[str] = ContextVar("current_request_id", default="")
+
+
+def client_address(request: HttpRequest) -> str:
+    # Behind a proxy, daphne's --proxy-headers puts the client's address in REMOTE_ADDR.
+    return request.META.get("REMOTE_ADDR", "") or ""
+
+
+class RequestIdMiddleware:
+    header = "HTTP_X_REQUEST_ID"
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        supplied = request.META.get(self.header, "")
+        # A proxy's id is kept when it looks like one; anything else is replaced, so a
+        # client cannot smuggle text into the audit trail.
+        request_id = supplied if _VALID_ID.match(supplied) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        token = current_request_id.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            current_request_id.reset(token)
+        response["X-Request-ID"] = request_id
+        return response

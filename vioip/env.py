@@ -1,0 +1,85 @@
+"""Typed readers for settings that come from the environment.
+
+Each helper fails loudly (``ImproperlyConfigured``) on a value it cannot read,
+so a typo in a deployment stops the process at start instead of running with a
+silent default. A secret may also be given as ``<NAME>_FILE``: the path of a
+file holding it (Docker and Kubernetes secrets).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    file_path = os.environ.get(f"{name}_FILE")
+    if file_path:
+        try:
+            return Path(file_path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE points to an unreadable file.") from exc
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be one of 1/0, true/false, yes/no, on/off; got {raw!r}.")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a whole number; got {raw!r}.") from exc
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}; got {value}.")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def local_secret(path: Path, make: str) -> str:
+    """Read a secret kept in a local file, creating it on first use.
+
+    Only the embedded default uses this: deployments set the variable.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if make == "fernet":
+            from cryptography.fernet import Fernet
+
+            value = Fernet.generate_key().decode()
+        else:
+            import secrets
+
+            value = secrets.token_urlsafe(50)
+        # O_EXCL: two processes starting at once keep whichever wrote first.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(value)
+    return path.read_text().strip()

@@ -1,0 +1,244 @@
+"""vioip settings: everything that varies between deployments comes from the environment.
+
+See ``.env.example`` for every variable. With ``VIOIP_DEBUG=1`` and nothing else set, the
+project runs on the embedded default: SQLite, the in-memory channel layer, and local key
+files under ``var/`` (never committed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+from vioip.env import env_bool, env_int, env_list, env_str, local_secret
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+LOCAL_DIR = Path(env_str("VIOIP_LOCAL_DIR") or BASE_DIR / "var")
+
+DEBUG = env_bool("VIOIP_DEBUG", False)
+
+SECRET_KEY = env_str("VIOIP_SECRET_KEY") or ""
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "VIOIP_SECRET_KEY is not set. Set it (or VIOIP_SECRET_KEY_FILE) for a deployment, "
+            "or set VIOIP_DEBUG=1 to run the embedded default on this machine only."
+        )
+    SECRET_KEY = local_secret(LOCAL_DIR / "secret_key", make="token")
+
+ALLOWED_HOSTS = env_list(
+    "VIOIP_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
+)
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "channels",
+    "vioip.core",
+    "vioip.accounts",
+    "vioip.audit",
+    "groups",
+    "groups.notes",
+    "sessions_app",
+    "sessions_app.rooms",
+    "screening",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "vioip.core.middleware.RequestIdMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "vioip.urls"
+ASGI_APPLICATION = "vioip.asgi.application"
+AUTH_USER_MODEL = "accounts.User"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+
+# --- Database --------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{LOCAL_DIR / 'vioip.sqlite3'}"
+try:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+except Exception as exc:  # dj_database_url raises several types for a bad URL
+    raise ImproperlyConfigured("DATABASE_URL is not a valid database URL.") from exc
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    LOCAL_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"]["OPTIONS"] = {
+        # WAL and a busy timeout let the room consumer and HTTP requests write together.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(LOCAL_DIR / "test.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: channel layer, cache, presence ------------------------------------------------
+REDIS_URL = env_str("REDIS_URL") or ""
+REDIS_MAX_CONNECTIONS = env_int("VIOIP_REDIS_MAX_CONNECTIONS", 200, minimum=10)
+CHANNEL_LAYERS: dict[str, Any]
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            # One PUBLISH per group send; measured cheaper than the core layer and without
+            # its per-process capacity drops. Delivery is at-most-once either way: rooms
+            # recover from the database (seq + history), never from the layer.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # redis-py 8 times idle reads out after 5 s otherwise.
+                        "socket_timeout": None,
+                        "max_connections": REDIS_MAX_CONNECTIONS,
+                    }
+                ],
+            },
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "vioip",
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Keys for clinical data ------------------------------------------------------------------
+_field_keys = env_list("VIOIP_FIELD_KEYS", [])
+if not _field_keys:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "VIOIP_FIELD_KEYS is not set: give one or more comma-separated Fernet keys "
+            "(the first encrypts, all decrypt)."
+        )
+    _field_keys = [local_secret(LOCAL_DIR / "field.key", make="fernet")]
+for _key in _field_keys:
+    try:
+        Fernet(_key)
+    except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(
+            "VIOIP_FIELD_KEYS holds a value that is not a Fernet key "
+            "(32 url-safe base64-encoded bytes)."
+        ) from exc
+FIELD_ENCRYPTION_KEYS = _field_keys
+
+AUDIT_KEY = env_str("VIOIP_AUDIT_KEY") or ""
+if not AUDIT_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("VIOIP_AUDIT_KEY is not set: it keys the audit chain's HMAC.")
+    AUDIT_KEY = local_secret(LOCAL_DIR / "audit.key", make="token")
+if len(AUDIT_KEY) < 32:
+    raise ImproperlyConfigured("VIOIP_AUDIT_KEY must be at least 32 characters.")
+
+# --- Authentication -------------------------------------------------------------------------
+TOKEN_IDLE_MINUTES = env_int("VIOIP_TOKEN_IDLE_MINUTES", 15, minimum=1)
+TOKEN_MAX_HOURS = env_int("VIOIP_TOKEN_MAX_HOURS", 12, minimum=1)
+LOGIN_FAILURES_PER_USERNAME = env_int("VIOIP_LOGIN_FAILURES_PER_USERNAME", 5, minimum=1)
+LOGIN_FAILURES_PER_ADDRESS = env_int("VIOIP_LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
+LOGIN_FAILURE_WINDOW_MINUTES = env_int("VIOIP_LOGIN_FAILURE_WINDOW_MINUTES", 15, minimum=1)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- HTTP security ---------------------------------------------------------------------------
+SECURE_SSL_REDIRECT = env_bool("VIOIP_SSL_REDIRECT", not DEBUG)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = 0 if DEBUG else env_int("VIOIP_HSTS_SECONDS", 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+X_FRAME_OPTIONS = "DENY"
+CSRF_TRUSTED_ORIGINS = env_list("VIOIP_CSRF_TRUSTED_ORIGINS", [])
+
+# --- I18N / time -----------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = LOCAL_DIR / "static"
+
+# --- REST ------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["vioip.accounts.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "vioip.core.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "vioip.core.errors.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "vioip API",
+    "DESCRIPTION": "Virtual Intensive Outpatient Programs: cohorts, sessions, live rooms, "
+    "confidential notes and screening. Every response about a patient is PHI.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SECURITY": [{"bearerAuth": []}],
+}
+
+# --- Logging: no PHI, no request bodies --------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("VIOIP_LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Django's request logger prints exception tracebacks with request details; vioip
+        # logs its own one-line errors with a reference instead.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
+}
+
+# --- Rooms -----------------------------------------------------------------------------------
+ROOM_TICKET_SECONDS = env_int("VIOIP_ROOM_TICKET_SECONDS", 30, minimum=5)
+ROOM_GRACE_SECONDS = env_int("VIOIP_ROOM_GRACE_SECONDS", 30, minimum=0)
+ROOM_PRESENCE_TTL_SECONDS = env_int("VIOIP_ROOM_PRESENCE_TTL_SECONDS", 60, minimum=5)
+ROOM_EARLY_ENTRY_MINUTES = env_int("VIOIP_ROOM_EARLY_ENTRY_MINUTES", 15, minimum=0)
+ROOM_CHAT_RATE_MESSAGES = env_int("VIOIP_ROOM_CHAT_RATE_MESSAGES", 5, minimum=1)
+ROOM_CHAT_RATE_SECONDS = env_int("VIOIP_ROOM_CHAT_RATE_SECONDS", 5, minimum=1)
+ATTENDANCE_LATE_MINUTES = env_int("VIOIP_ATTENDANCE_LATE_MINUTES", 10, minimum=0)
+ATTENDANCE_LEFT_EARLY_MINUTES = env_int("VIOIP_ATTENDANCE_LEFT_EARLY_MINUTES", 15, minimum=0)
+
+# --- Notes -----------------------------------------------------------------------------------
+NOTES_OVERDUE_HOURS = env_int("VIOIP_NOTES_OVERDUE_HOURS", 72, minimum=1)

@@ -1,0 +1,25 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from vioip.core import health
+
+handler404 = "vioip.core.errors.not_found"
+handler500 = "vioip.core.errors.server_error"
+
+api_patterns = [
+    path("", include("vioip.accounts.urls")),
+    path("", include("vioip.audit.urls")),
+    path("", include("groups.urls")),
+    path("", include("groups.notes.urls")),
+    path("", include("sessions_app.urls")),
+    path("", include("sessions_app.rooms.urls")),
+    path("", include("screening.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("api/", include(api_patterns)),
+]
