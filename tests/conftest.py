@@ -69,9 +69,7 @@ class Cast:
 def cast(db: Any) -> Cast:
     cohort = CohortFactory(name="Evening SUD IOP")
     other_cohort = CohortFactory(name="Morning MH IOP", track="mental_health")
-    patient = UserFactory(
-        username="alex", role=Role.PATIENT, first_name="Alex", last_name="Rivera"
-    )
+    patient = UserFactory(username="alex", role=Role.PATIENT, first_name="Alex", last_name="Rivera")
     other_patient = UserFactory(
         username="blake", role=Role.PATIENT, first_name="Blake", last_name="Stone"
     )

@@ -102,7 +102,8 @@ class LoginApi(APIView):
 class LogoutApi(APIView):
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request) -> Response:
-        assert isinstance(request.auth, AuthToken)
+        if not isinstance(request.auth, AuthToken):
+            return Response(status=status.HTTP_401_UNAUTHORIZED)
         services.logout(token=request.auth, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

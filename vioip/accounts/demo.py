@@ -6,7 +6,7 @@ from typing import Any
 
 from vioip.accounts.models import Role, User
 
-DEMO_PASSWORD = "demo-vioip-2026"
+DEMO_PASSWORD = "demo-vioip-2026"  # noqa: S105 - published on purpose, demo only
 
 STAFF = [
     ("admin", Role.ADMIN, "Ada", "Admin"),

@@ -60,3 +60,6 @@ class AuthToken(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["user", "revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"token {self.pk} of user {self.user_id}"

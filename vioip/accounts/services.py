@@ -85,7 +85,8 @@ def login(*, username: str, password: str, request: HttpRequest) -> LoginResult:
             detail={"username": username[:150]},
         )
         raise LoginFailed
-    assert isinstance(user, User)
+    if not isinstance(user, User):  # another backend answered; vioip has only its own
+        raise LoginFailed
     with transaction.atomic():
         issued = token_issue(user=user)
         audit.record(action=Action.LOGIN, actor=user, request=request)
@@ -106,9 +107,7 @@ def _check_password(password: str, user: User) -> None:
 
 
 @transaction.atomic
-def user_create(
-    *, actor: User, request: HttpRequest | None, password: str, **fields: Any
-) -> User:
+def user_create(*, actor: User, request: HttpRequest | None, password: str, **fields: Any) -> User:
     user = User(**fields)
     _check_password(password, user)
     user.set_password(password)
@@ -126,7 +125,12 @@ def user_create(
 
 @transaction.atomic
 def user_update(
-    *, actor: User, user: User, request: HttpRequest | None, password: str | None = None, **fields: Any
+    *,
+    actor: User,
+    user: User,
+    request: HttpRequest | None,
+    password: str | None = None,
+    **fields: Any,
 ) -> User:
     """Change a user. Nobody changes their own role; deactivating ends every token."""
     if "role" in fields and fields["role"] != user.role and actor.pk == user.pk:
@@ -145,7 +149,7 @@ def user_update(
     if not changed:
         return user
     user.save(update_fields=changed)
-    if "is_active" in changed and not user.is_active or "password" in changed:
+    if ("is_active" in changed and not user.is_active) or "password" in changed:
         tokens_revoke_for_user(user=user)
     audit.record(
         action=Action.UPDATE,

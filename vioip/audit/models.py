@@ -89,6 +89,9 @@ class AuditEvent(models.Model):
             models.Index(fields=["actor", "occurred_at"]),
         ]
 
+    def __str__(self) -> str:
+        return f"audit event {self.seq} {self.action}"
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise AppendOnlyError("Audit events are append-only.")
@@ -104,3 +107,6 @@ class AuditChainHead(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"audit chain head at {self.seq}"

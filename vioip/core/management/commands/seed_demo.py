@@ -39,7 +39,7 @@ class Command(BaseCommand):
                 module.seed(context)
         from vioip.accounts.demo import DEMO_PASSWORD
 
-        self.stdout.write("Demo program ready. Logins (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"Demo program ready. Logins (password for all: {DEMO_PASSWORD}):")
         for username, role in context.get("logins", []):
             self.stdout.write(f"  {username:<12} {role}")
         for line in context.get("notes", []):
