@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
@@ -27,21 +26,11 @@ def _database_ok() -> bool:
     return True
 
 
-def _redis_hosts(layer: Any) -> list[dict[str, Any]]:
-    config = getattr(layer, "_shards", None)
-    if config is not None:  # RedisPubSubChannelLayer
-        return [shard.host for shard in config]
-    hosts = getattr(layer, "hosts", None)  # RedisChannelLayer
-    return list(hosts or [])
-
-
 def _channel_layer_ok() -> bool:
-    layer = get_channel_layer()
-    if layer is None:
-        return False
-    hosts = _redis_hosts(layer)
+    config = settings.CHANNEL_LAYERS.get("default", {})
+    hosts = config.get("CONFIG", {}).get("hosts", [])
     if not hosts:
-        return True  # in-memory layer: lives in this process
+        return "InMemoryChannelLayer" in config.get("BACKEND", "")
     import redis
 
     for host in hosts:
