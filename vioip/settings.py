@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "groups.notes",
     "sessions_app",
     "sessions_app.rooms",
+    "sessions_app.attendance",
     "screening",
 ]
 

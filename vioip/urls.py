@@ -13,6 +13,7 @@ api_patterns = [
     path("", include("groups.notes.urls")),
     path("", include("sessions_app.urls")),
     path("", include("sessions_app.rooms.urls")),
+    path("", include("sessions_app.attendance.urls")),
     path("", include("screening.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -13,6 +13,7 @@ SEEDERS = [
     "groups.demo",
     "sessions_app.demo",
     "sessions_app.rooms.demo",
+    "sessions_app.attendance.demo",
     "groups.notes.demo",
     "screening.demo",
 ]
