@@ -1,0 +1,406 @@
+"""The live room: one WebSocket per participant at ``/ws/sessions/<id>/?ticket=...``.
+
+Frames and close codes are documented in docs/realtime.md. The consumer is thin: it
+parses a frame, checks its fields, calls one service or selector, and forwards the frames
+services broadcast after commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from sessions_app.rooms import notify, selectors, services
+from sessions_app.rooms.models import ParticipantState
+from vioip.audit import services as audit
+from vioip.audit.models import Action, Outcome
+
+logger = logging.getLogger("vioip.rooms")
+
+MAX_FRAME_BYTES = 16 * 1024
+BAD_FRAMES_ALLOWED = 20
+BAD_FRAME_WINDOW_SECONDS = 60
+CLOSE_POLICY = 1008
+
+PATIENT_FRAMES = {
+    "chat.send": "chat_send",
+    "chat.history": "chat_history",
+    "hand.raise": "hand_raise",
+    "hand.lower": "hand_lower",
+    "ping": "ping",
+}
+STAFF_FRAMES = {
+    "waiting.admit": "waiting_admit",
+    "participant.mute": "participant_mute",
+    "participant.unmute": "participant_unmute",
+    "participant.remove": "participant_remove",
+    "participant.step_out": "participant_step_out",
+    "room.lock": "room_lock",
+    "room.unlock": "room_unlock",
+    "chat.delete": "chat_delete",
+    "session.end": "session_end",
+}
+# What a patient still in the waiting room may send.
+WAITING_FRAMES = {"ping"}
+CLIENT_FRAMES = {**PATIENT_FRAMES, **STAFF_FRAMES}
+SERVER_FRAMES = {
+    "room.state",
+    "presence.joined",
+    "presence.left",
+    "presence.updated",
+    "chat.message",
+    "chat.deleted",
+    "chat.history",
+    "room.updated",
+    "session.ended",
+    "pong",
+    "error",
+}
+
+# Sweeps scheduled after a grace window, kept so they are not garbage collected.
+_pending_sweeps: set[asyncio.Task[Any]] = set()
+
+
+class BadFrame(Exception):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def _int_field(content: dict[str, Any], name: str, *, minimum: int = 0) -> int:
+    value = content.get(name)
+    # bool is an int in Python; a JSON true is not a number here.
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise BadFrame("invalid", f"'{name}' must be a whole number ≥ {minimum}.")
+    return value
+
+
+def _sweep_later(session_id: int, delay: float) -> None:
+    async def sweep() -> None:
+        await asyncio.sleep(delay)
+        try:
+            await database_sync_to_async(services.room_sweep)(session_id=session_id)
+        except Exception:
+            logger.exception("room sweep failed session=%s", session_id)
+
+    task = asyncio.get_running_loop().create_task(sweep())
+    _pending_sweeps.add(task)
+    task.add_done_callback(_pending_sweeps.discard)
+
+
+class RoomConsumer(AsyncJsonWebsocketConsumer):
+    user: Any = None
+    session_id: int = 0
+    is_staff: bool = False
+    state: str = ParticipantState.WAITING
+    entered: bool = False
+    # Closed by the room itself (removal, end): no grace, no second leave.
+    closed_by_room: bool = False
+    heartbeat_task: asyncio.Task[Any] | None = None
+
+    @classmethod
+    async def encode_json(cls, content: dict[str, Any]) -> str:
+        return notify.encode(content)
+
+    # --- Connection ----------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
+        self.bad_frames: deque[float] = deque()
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        raw = (query.get("ticket") or [""])[0]
+        client = self.scope.get("client") or ("", 0)
+        self.client_address = str(client[0] or "")
+        # Custom close codes need an accepted socket; nothing is sent before the checks.
+        await self.accept()
+        user = await database_sync_to_async(services.ticket_redeem)(
+            raw=raw, session_id=self.session_id
+        )
+        if user is None:
+            await database_sync_to_async(self._audit_bad_ticket)()
+            await self.close(code=services.CLOSE_TICKET)
+            return
+        try:
+            participant = await database_sync_to_async(services.room_enter)(
+                session_id=self.session_id,
+                user=user,
+                conn=self.channel_name,
+                client_address=self.client_address,
+            )
+        except services.Refused as refused:
+            await self.close(code=refused.code)
+            return
+        self.user = user
+        self.is_staff = participant.is_staff
+        self.state = participant.state
+        self.entered = True
+        await self.channel_layer.group_add(notify.room_group(self.session_id), self.channel_name)
+        await self.channel_layer.group_add(
+            notify.user_group(self.session_id, user.pk), self.channel_name
+        )
+        await self.send_room_state()
+        self.heartbeat_task = asyncio.get_running_loop().create_task(self._heartbeat())
+
+    def _audit_bad_ticket(self) -> None:
+        audit.record(
+            action=Action.ROOM_DENIED,
+            outcome=Outcome.DENIED,
+            object_type="session",
+            object_id=self.session_id,
+            client_address=self.client_address,
+            detail={"reason": "ticket", "close_code": services.CLOSE_TICKET},
+        )
+
+    async def disconnect(self, code: int) -> None:
+        if not self.entered:
+            return
+        self.entered = False
+        if self.heartbeat_task is not None:
+            self.heartbeat_task.cancel()
+        await self.channel_layer.group_discard(
+            notify.room_group(self.session_id), self.channel_name
+        )
+        await self.channel_layer.group_discard(
+            notify.user_group(self.session_id, self.user.pk), self.channel_name
+        )
+        sweep_due = await database_sync_to_async(services.room_disconnect)(
+            session_id=self.session_id,
+            user_id=self.user.pk,
+            conn=self.channel_name,
+            final=self.closed_by_room,
+        )
+        if sweep_due:
+            _sweep_later(self.session_id, settings.ROOM_GRACE_SECONDS + 0.5)
+
+    async def _heartbeat(self) -> None:
+        interval = max(1.0, settings.ROOM_PRESENCE_TTL_SECONDS / 3)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                beat = await database_sync_to_async(services.room_heartbeat)(
+                    session_id=self.session_id, user=self.user, conn=self.channel_name
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("room heartbeat failed session=%s", self.session_id)
+                continue
+            if beat.close_code is not None:
+                await self._close_by_room(beat.close_code)
+                return
+            if beat.state != self.state:
+                await self.send_room_state()
+
+    async def _close_by_room(self, code: int) -> None:
+        self.closed_by_room = True
+        await self.close(code=code)
+
+    async def send_room_state(self) -> None:
+        frame = await database_sync_to_async(selectors.room_state)(
+            session_id=self.session_id, user=self.user
+        )
+        self.state = frame["me"]["state"]
+        await self.send_json(frame)
+
+    # --- Incoming frames -----------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not self.entered:
+            return
+        try:
+            content = self._parse(text_data, bytes_data)
+            frame_type = content["type"]
+            if frame_type in STAFF_FRAMES and not self.is_staff:
+                await database_sync_to_async(services.moderation_refused)(
+                    actor=self.user, session_id=self.session_id, frame=frame_type
+                )
+                raise services.RoomError("forbidden", "Only the session's staff can do this.")
+            if (
+                not self.is_staff
+                and self.state != ParticipantState.ADMITTED
+                and frame_type not in WAITING_FRAMES
+            ):
+                raise services.RoomError("not_admitted", "Wait until a facilitator admits you.")
+            handler: Callable[[dict[str, Any]], Awaitable[None]] = getattr(
+                self, "frame_" + CLIENT_FRAMES[frame_type]
+            )
+            await handler(content)
+        except BadFrame as bad:
+            await self._bad_frame(bad, text_data)
+        except services.RoomError as refused:
+            await self.send_error(refused.code, refused.detail, content_ref(text_data))
+
+    def _parse(self, text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
+        if text_data is None:
+            raise BadFrame("binary", "Frames are JSON text; binary frames are not accepted.")
+        if len(text_data.encode("utf-8")) > MAX_FRAME_BYTES:
+            raise BadFrame("too_large", f"A frame has at most {MAX_FRAME_BYTES} bytes.")
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            raise BadFrame("malformed", "A frame is a JSON object.") from None
+        if not isinstance(content, dict) or not isinstance(content.get("type"), str):
+            raise BadFrame("malformed", "A frame is a JSON object with a 'type'.")
+        if content["type"] not in CLIENT_FRAMES:
+            raise BadFrame("unknown_type", "Unknown frame type.")
+        return content
+
+    async def _bad_frame(self, bad: BadFrame, text_data: str | None) -> None:
+        now = time.monotonic()
+        self.bad_frames.append(now)
+        while self.bad_frames and self.bad_frames[0] < now - BAD_FRAME_WINDOW_SECONDS:
+            self.bad_frames.popleft()
+        if len(self.bad_frames) >= BAD_FRAMES_ALLOWED:
+            await self.close(code=CLOSE_POLICY)
+            return
+        await self.send_error(bad.code, bad.detail, content_ref(text_data))
+
+    async def send_error(self, code: str, detail: str, ref: str | None = None) -> None:
+        frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
+        if ref is not None:
+            frame["ref"] = ref
+        await self.send_json(frame)
+
+    # --- Handlers: one per client frame type --------------------------------------------------
+
+    async def frame_ping(self, content: dict[str, Any]) -> None:
+        await self.send_json({"type": "pong"})
+
+    async def frame_chat_send(self, content: dict[str, Any]) -> None:
+        raw_id, text = content.get("client_id"), content.get("text")
+        if not isinstance(raw_id, str) or not isinstance(text, str):
+            raise BadFrame("invalid", "'client_id' (a UUID) and 'text' are strings.")
+        try:
+            client_id = uuid.UUID(raw_id)
+        except ValueError:
+            raise BadFrame("invalid", "'client_id' must be a UUID.") from None
+        if len(text) > services.MAX_TEXT * 4:
+            raise BadFrame("invalid", "'text' is too long.")
+        sent = await database_sync_to_async(services.chat_send)(
+            session_id=self.session_id, user=self.user, client_id=client_id, text=text
+        )
+        if not sent.created:
+            # A resend: the sender gets the stored original; the room saw it already.
+            await self.send_json({"type": "chat.message", **sent.message})
+
+    async def frame_chat_history(self, content: dict[str, Any]) -> None:
+        after_seq = _int_field(content, "after_seq")
+        messages = await database_sync_to_async(selectors.chat_after)(
+            session_id=self.session_id, after_seq=after_seq
+        )
+        await self.send_json(
+            {
+                "type": "chat.history",
+                "messages": messages,
+                "has_more": len(messages) == selectors.HISTORY_LIMIT,
+            }
+        )
+
+    async def frame_hand_raise(self, content: dict[str, Any]) -> None:
+        await database_sync_to_async(services.hand_set)(
+            session_id=self.session_id, user=self.user, raised=True
+        )
+
+    async def frame_hand_lower(self, content: dict[str, Any]) -> None:
+        await database_sync_to_async(services.hand_set)(
+            session_id=self.session_id, user=self.user, raised=False
+        )
+
+    async def frame_waiting_admit(self, content: dict[str, Any]) -> None:
+        await database_sync_to_async(services.participant_admit)(
+            session_id=self.session_id, actor=self.user, user_id=_int_field(content, "user_id")
+        )
+
+    async def frame_participant_mute(self, content: dict[str, Any]) -> None:
+        await database_sync_to_async(services.participant_set_muted)(
+            session_id=self.session_id,
+            actor=self.user,
+            user_id=_int_field(content, "user_id"),
+            muted=True,
+        )
+
+    async def frame_participant_unmute(self, content: dict[str, Any]) -> None:
+        await database_sync_to_async(services.participant_set_muted)(
+            session_id=self.session_id,
+            actor=self.user,
+            user_id=_int_field(content, "user_id"),
+            muted=False,
+        )
+
+    async def frame_participant_remove(self, content: dict[str, Any]) -> None:
+        await database_sync_to_async(services.participant_remove)(
+            session_id=self.session_id, actor=self.user, user_id=_int_field(content, "user_id")
+        )
+
+    async def frame_participant_step_out(self, content: dict[str, Any]) -> None:
+        await database_sync_to_async(services.participant_step_out)(
+            session_id=self.session_id, actor=self.user, user_id=_int_field(content, "user_id")
+        )
+
+    async def frame_room_lock(self, content: dict[str, Any]) -> None:
+        await database_sync_to_async(services.room_set_locked)(
+            session_id=self.session_id, actor=self.user, locked=True
+        )
+
+    async def frame_room_unlock(self, content: dict[str, Any]) -> None:
+        await database_sync_to_async(services.room_set_locked)(
+            session_id=self.session_id, actor=self.user, locked=False
+        )
+
+    async def frame_chat_delete(self, content: dict[str, Any]) -> None:
+        await database_sync_to_async(services.chat_delete)(
+            session_id=self.session_id, actor=self.user, seq=_int_field(content, "seq", minimum=1)
+        )
+
+    async def frame_session_end(self, content: dict[str, Any]) -> None:
+        await database_sync_to_async(services.session_end)(
+            session_id=self.session_id, actor=self.user
+        )
+
+    # --- Events from the channel layer -----------------------------------------------------
+
+    def _in_audience(self, audience: str) -> bool:
+        admitted = self.state == ParticipantState.ADMITTED
+        if audience == notify.ALL:
+            return True
+        if audience == notify.STAFF:
+            return self.is_staff
+        if audience == notify.PATIENTS:
+            return not self.is_staff and admitted
+        return self.is_staff or admitted
+
+    async def room_frame(self, event: dict[str, Any]) -> None:
+        if self.entered and self._in_audience(event["audience"]):
+            await self.send(text_data=event["text"])
+
+    async def room_control(self, event: dict[str, Any]) -> None:
+        if not self.entered:
+            return
+        if event["action"] == "close":
+            await self._close_by_room(int(event["code"]))
+        elif event["action"] == "refresh":
+            await self.send_room_state()
+
+
+def content_ref(text_data: str | None) -> str | None:
+    """The client's own ``ref`` echoed on errors, so it can match them to its frames."""
+    if not text_data or len(text_data) > MAX_FRAME_BYTES:
+        return None
+    try:
+        content = json.loads(text_data)
+    except ValueError:
+        return None
+    ref = content.get("ref") if isinstance(content, dict) else None
+    return ref if isinstance(ref, str) and len(ref) <= 64 else None

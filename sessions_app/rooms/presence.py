@@ -1,0 +1,151 @@
+"""Who is in a room right now, shared by every daphne process.
+
+Each open socket is a member ``"<user_id>|<channel_name>"`` of a per-room sorted set whose
+score is the time it expires; the consumer's heartbeat pushes it forward. A process that
+dies stops heartbeating, so its sockets expire and the next sweep (any process) removes
+them: no ghosts. A participant whose last socket closes leaves a ``"<user_id>|grace|<t>"``
+member that keeps them present for the reconnect grace window.
+
+With ``REDIS_URL`` the set lives in Redis; without it (the embedded single-process
+default and unit tests) in this process's memory. Calls are synchronous: they run in the
+same worker thread as the database work that depends on them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+
+GRACE = "grace"
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: int
+    conn: str
+    expires_at: float
+
+    @property
+    def is_grace(self) -> bool:
+        return self.conn.startswith(GRACE + "|")
+
+    @property
+    def left_at(self) -> float:
+        """When the person was last seen: the disconnect for a grace member, the last
+        heartbeat for a socket that expired."""
+        if self.is_grace:
+            return float(self.conn.split("|", 1)[1])
+        return self.expires_at - settings.ROOM_PRESENCE_TTL_SECONDS
+
+
+def member_name(user_id: int, conn: str) -> str:
+    return f"{user_id}|{conn}"
+
+
+def grace_conn(left_at: float) -> str:
+    return f"{GRACE}|{left_at:.6f}"
+
+
+def _parse(name: str | bytes, score: float) -> Member:
+    text = name.decode() if isinstance(name, bytes) else name
+    user_id, conn = text.split("|", 1)
+    return Member(int(user_id), conn, float(score))
+
+
+def now() -> float:
+    return time.time()
+
+
+class LocalPresence:
+    """One process's memory: only correct when there is one process."""
+
+    def __init__(self) -> None:
+        self._rooms: dict[int, dict[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def touch(self, session_id: int, name: str, expires_at: float) -> None:
+        with self._lock:
+            self._rooms.setdefault(session_id, {})[name] = expires_at
+
+    def remove(self, session_id: int, name: str) -> bool:
+        with self._lock:
+            return self._rooms.get(session_id, {}).pop(name, None) is not None
+
+    def live(self, session_id: int, at: float) -> list[Member]:
+        with self._lock:
+            room = dict(self._rooms.get(session_id, {}))
+        return [_parse(n, s) for n, s in room.items() if s > at]
+
+    def pop_expired(self, session_id: int, at: float) -> list[Member]:
+        with self._lock:
+            room = self._rooms.get(session_id, {})
+            expired = [(n, s) for n, s in room.items() if s <= at]
+            for name, _ in expired:
+                del room[name]
+        return [_parse(n, s) for n, s in expired]
+
+    def clear(self, session_id: int) -> None:
+        with self._lock:
+            self._rooms.pop(session_id, None)
+
+
+class RedisPresence:
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self._redis: Any = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+
+    @staticmethod
+    def _key(session_id: int) -> str:
+        return f"vioip:room:{session_id}:presence"
+
+    def touch(self, session_id: int, name: str, expires_at: float) -> None:
+        key = self._key(session_id)
+        # The key outlives its members a little, then an abandoned room disappears.
+        keep = int(max(settings.ROOM_PRESENCE_TTL_SECONDS, settings.ROOM_GRACE_SECONDS) * 4)
+        pipe = self._redis.pipeline()
+        pipe.zadd(key, {name: expires_at})
+        pipe.expire(key, keep)
+        pipe.execute()
+
+    def remove(self, session_id: int, name: str) -> bool:
+        return bool(self._redis.zrem(self._key(session_id), name))
+
+    def live(self, session_id: int, at: float) -> list[Member]:
+        rows = self._redis.zrangebyscore(self._key(session_id), f"({at}", "+inf", withscores=True)
+        return [_parse(n, s) for n, s in rows]
+
+    def pop_expired(self, session_id: int, at: float) -> list[Member]:
+        key = self._key(session_id)
+        rows = self._redis.zrangebyscore(key, "-inf", at, withscores=True)
+        popped = []
+        for name, score in rows:
+            # Several processes sweep; only the one whose ZREM succeeds handles a member.
+            if self._redis.zrem(key, name):
+                popped.append(_parse(name, score))
+        return popped
+
+    def clear(self, session_id: int) -> None:
+        self._redis.delete(self._key(session_id))
+
+
+@lru_cache(maxsize=2)
+def _store(url: str) -> LocalPresence | RedisPresence:
+    return RedisPresence(url) if url else LocalPresence()
+
+
+def store() -> LocalPresence | RedisPresence:
+    return _store(settings.REDIS_URL)
+
+
+def socket_expiry(at: float | None = None) -> float:
+    return (at if at is not None else now()) + settings.ROOM_PRESENCE_TTL_SECONDS
+
+
+def live_user_ids(session_id: int, at: float | None = None) -> set[int]:
+    return {m.user_id for m in store().live(session_id, at if at is not None else now())}

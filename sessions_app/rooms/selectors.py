@@ -1,0 +1,206 @@
+"""Reads of room records, limited to what the caller may see."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from groups.models import Enrollment
+from groups.selectors import is_cohort_staff
+from sessions_app.models import PATIENT_KINDS, Session
+from sessions_app.rooms.models import (
+    AttendanceSegment,
+    ChatMessage,
+    Participant,
+    ParticipantState,
+    Room,
+)
+from vioip.accounts.models import User
+
+HISTORY_LIMIT = 500
+STATE_MESSAGES = 50
+
+
+def participant_record(participant: Participant) -> dict[str, Any]:
+    user = participant.user
+    return {
+        "user_id": user.pk,
+        "display_name": user.display_name,
+        "role": user.role,
+        "state": participant.state,
+        "muted": participant.muted,
+        "hand_raised": participant.hand_raised,
+    }
+
+
+def message_record(message: ChatMessage) -> dict[str, Any]:
+    sender = message.sender
+    return {
+        "seq": message.seq,
+        "id": message.pk,
+        "client_id": str(message.client_id),
+        "sender": {"user_id": sender.pk, "display_name": sender.display_name, "role": sender.role},
+        # A deleted message keeps its place in the sequence but not its text.
+        "text": None if message.deleted else message.text,
+        "deleted": message.deleted,
+        "sent_at": message.sent_at,
+    }
+
+
+def room_flags(room: Room) -> dict[str, Any]:
+    return {
+        "locked": room.locked,
+        "chat_enabled": room.chat_enabled,
+        "waiting_room": room.waiting_room,
+    }
+
+
+def session_record(session: Session) -> dict[str, Any]:
+    return {
+        "id": session.pk,
+        "title": session.title,
+        "kind": session.kind,
+        "status": session.status,
+        "starts_at": session.starts_at,
+        "ends_at": session.ends_at,
+    }
+
+
+def chat_after(*, session_id: int, after_seq: int, limit: int = HISTORY_LIMIT) -> list[Any]:
+    """Messages after ``after_seq`` in order. Callers are room members (checked at entry)."""
+    rows = (
+        ChatMessage.objects.filter(session_id=session_id, seq__gt=after_seq)
+        .select_related("sender")
+        .order_by("seq")[:limit]
+    )
+    return [message_record(m) for m in rows]
+
+
+def room_state(*, session_id: int, user: Any) -> dict[str, Any]:
+    """The ``room.state`` frame for ``user``: a patient still waiting gets only their own
+    record and the room's flags — no roster, no chat."""
+    room = Room.objects.select_related("session").get(pk=session_id)
+    me = Participant.objects.select_related("user").get(session_id=session_id, user_id=user.pk)
+    frame: dict[str, Any] = {
+        "type": "room.state",
+        "session": session_record(room.session),
+        "me": participant_record(me),
+        "room": room_flags(room),
+    }
+    if not me.is_staff and me.state != ParticipantState.ADMITTED:
+        return frame
+    roster = Participant.objects.filter(session_id=session_id, online=True, removed=False)
+    if not me.is_staff:
+        roster = roster.filter(state=ParticipantState.ADMITTED)
+    frame["participants"] = [participant_record(p) for p in roster.select_related("user")]
+    recent = (
+        ChatMessage.objects.filter(session_id=session_id)
+        .select_related("sender")
+        .order_by("-seq")[:STATE_MESSAGES]
+    )
+    frame["messages"] = [message_record(m) for m in reversed(list(recent))]
+    frame["last_seq"] = room.last_seq
+    return frame
+
+
+def transcript_for_staff(*, session: Session, user: Any) -> QuerySet[ChatMessage] | None:
+    """The session's chat for its care team; None for anyone else (patients included)."""
+    if not is_cohort_staff(user=user, cohort_id=session.cohort_id):
+        return None
+    return ChatMessage.objects.filter(session=session).select_related("sender").order_by("seq")
+
+
+# --- Attendance --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttendanceRow:
+    user_id: int
+    display_name: str
+    minutes_attended: int
+    first_join: dt.datetime | None
+    last_leave: dt.datetime | None
+    in_room: bool
+    late: bool
+    left_early: bool
+    status: str  # present, late, left_early, absent
+
+
+def segments_for_session(*, session: Session) -> QuerySet[AttendanceSegment]:
+    return AttendanceSegment.objects.filter(session=session).order_by("user_id", "joined_at")
+
+
+def expected_patient_ids(*, session: Session) -> list[int]:
+    """Patients expected at the session: its patient for individual/family sessions, else
+    those enrolled in the cohort on the session's day."""
+    if session.kind in PATIENT_KINDS:
+        return [session.patient_id] if session.patient_id else []
+    day = session.starts_at.date()
+    return list(
+        Enrollment.objects.filter(cohort_id=session.cohort_id, start_date__lte=day)
+        .filter(Q(discharged_on__isnull=True) | Q(discharged_on__gte=day))
+        .values_list("patient_id", flat=True)
+        .distinct()
+    )
+
+
+def attendance_for_session(*, session: Session, now: dt.datetime | None = None) -> list[Any]:
+    """Per expected patient (and any other patient who attended): minutes attended within
+    the scheduled time, first join, last leave and a status. An open segment counts up to
+    ``now``. Thresholds: ``ATTENDANCE_LATE_MINUTES``, ``ATTENDANCE_LEFT_EARLY_MINUTES``."""
+    now = now or timezone.now()
+    segments: dict[int, list[AttendanceSegment]] = {}
+    for segment in segments_for_session(session=session):
+        segments.setdefault(segment.user_id, []).append(segment)
+    staff_ids = set(
+        Participant.objects.filter(session=session, is_staff=True).values_list("user_id", flat=True)
+    )
+    patient_ids = list(
+        dict.fromkeys(
+            [*expected_patient_ids(session=session), *(u for u in segments if u not in staff_ids)]
+        )
+    )
+    users = User.objects.in_bulk(patient_ids)
+    late_after = session.starts_at + dt.timedelta(minutes=settings.ATTENDANCE_LATE_MINUTES)
+    early_before = session.ends_at - dt.timedelta(minutes=settings.ATTENDANCE_LEFT_EARLY_MINUTES)
+    rows = []
+    for user_id in patient_ids:
+        own = segments.get(user_id, [])
+        seconds = 0.0
+        for segment in own:
+            start = max(segment.joined_at, session.starts_at)
+            end = min(segment.left_at or now, session.ends_at)
+            seconds += max(0.0, (end - start).total_seconds())
+        first_join = own[0].joined_at if own else None
+        in_room = any(s.left_at is None for s in own)
+        last_leave = None if in_room or not own else max(s.left_at for s in own if s.left_at)
+        late = first_join is not None and first_join > late_after
+        left_early = last_leave is not None and last_leave < early_before
+        if not own:
+            status = "absent"
+        elif late:
+            status = "late"
+        elif left_early:
+            status = "left_early"
+        else:
+            status = "present"
+        user = users.get(user_id)
+        rows.append(
+            AttendanceRow(
+                user_id=user_id,
+                display_name=user.display_name if user else "",
+                minutes_attended=int(seconds // 60),
+                first_join=first_join,
+                last_leave=last_leave,
+                in_room=in_room,
+                late=late,
+                left_early=left_early,
+                status=status,
+            )
+        )
+    return rows

@@ -1,0 +1,599 @@
+"""Room writes: tickets, entry and leaving, chat, moderation, attendance.
+
+Every function that changes a room locks the room's row first, so processes on every
+host see one order of events; side effects go out through ``notify`` after commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from groups.selectors import is_active_patient, is_cohort_staff
+from sessions_app.models import PATIENT_KINDS, Session, SessionStatus
+from sessions_app.rooms import notify, presence
+from sessions_app.rooms.models import (
+    AttendanceSegment,
+    ChatMessage,
+    Participant,
+    ParticipantState,
+    Room,
+    RoomTicket,
+)
+from sessions_app.rooms.selectors import message_record, participant_record, room_flags
+from vioip.accounts.models import Role, User
+from vioip.audit import services as audit
+from vioip.audit.models import Action, Outcome
+
+MAX_TEXT = 2000
+
+# Close codes (documented in docs/realtime.md).
+CLOSE_TICKET = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_ENDED = 4410
+CLOSE_LOCKED = 4423
+
+
+class Refused(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class RoomError(Exception):
+    """A frame that is refused: answered with an ``error`` frame, nothing changes."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _at(timestamp: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC)
+
+
+# --- Tickets -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedTicket:
+    raw: str
+    expires_in: int
+
+
+@transaction.atomic
+def ticket_issue(*, user: User, session: Session) -> IssuedTicket:
+    """A one-time ticket for ``user`` to open a socket on ``session``'s room. The caller
+    has already checked the session is visible to the user; entry rules apply at connect."""
+    raw = secrets.token_urlsafe(32)  # 256 random bits
+    now = timezone.now()
+    RoomTicket.objects.create(
+        digest=_digest(raw),
+        user=user,
+        session=session,
+        created_at=now,
+        expires_at=now + dt.timedelta(seconds=settings.ROOM_TICKET_SECONDS),
+    )
+    # Spent and expired tickets are useless; dropping them keeps the table small.
+    RoomTicket.objects.filter(user=user, expires_at__lt=now - dt.timedelta(hours=1)).delete()
+    return IssuedTicket(raw=raw, expires_in=settings.ROOM_TICKET_SECONDS)
+
+
+@transaction.atomic
+def ticket_redeem(*, raw: str, session_id: int) -> User | None:
+    """The ticket's user, once: a used, expired, unknown or other-session ticket is None.
+    Presenting a ticket spends it whatever the outcome."""
+    if not raw or len(raw) > 256:
+        return None
+    ticket = (
+        RoomTicket.objects.select_for_update()
+        .select_related("user")
+        .filter(digest=_digest(raw))
+        .first()
+    )
+    if ticket is None or ticket.used_at is not None:
+        return None
+    now = timezone.now()
+    ticket.used_at = now
+    ticket.save(update_fields=["used_at"])
+    if ticket.expires_at <= now or ticket.session_id != session_id:
+        return None
+    if not ticket.user.is_active:
+        return None
+    return ticket.user
+
+
+# --- Entry and presence --------------------------------------------------------------------
+
+
+def _room_for_update(session: Session) -> Room:
+    room = Room.objects.select_for_update().filter(pk=session.pk).first()
+    if room is not None:
+        return room
+    try:
+        with transaction.atomic():
+            Room.objects.create(session=session, waiting_room=session.waiting_room)
+    except IntegrityError:
+        pass  # created by another process first
+    return Room.objects.select_for_update().get(pk=session.pk)
+
+
+def _check_entry(*, user: User, session: Session) -> bool:
+    """Whether ``user`` may enter now; returns whether they enter as staff."""
+    if is_cohort_staff(user=user, cohort_id=session.cohort_id):
+        staff = True
+    elif is_active_patient(user=user, cohort_id=session.cohort_id) and (
+        session.kind not in PATIENT_KINDS or session.patient_id == user.pk
+    ):
+        staff = False
+    else:
+        raise Refused(CLOSE_FORBIDDEN, "not_a_member")
+    if session.status in (SessionStatus.CANCELLED, SessionStatus.ENDED):
+        raise Refused(CLOSE_ENDED, "session_closed")
+    if not staff:
+        now = timezone.now()
+        opens = session.starts_at - dt.timedelta(minutes=settings.ROOM_EARLY_ENTRY_MINUTES)
+        if not opens <= now <= session.ends_at:
+            raise Refused(CLOSE_FORBIDDEN, "outside_session_time")
+    return staff
+
+
+def _open_segment(*, session_id: int, user_id: int, at: dt.datetime) -> None:
+    if not AttendanceSegment.objects.filter(
+        session_id=session_id, user_id=user_id, left_at__isnull=True
+    ).exists():
+        AttendanceSegment.objects.create(session_id=session_id, user_id=user_id, joined_at=at)
+
+
+def _close_segments(*, session_id: int, at: dt.datetime, user_id: int | None = None) -> None:
+    open_segments = AttendanceSegment.objects.filter(session_id=session_id, left_at__isnull=True)
+    if user_id is not None:
+        open_segments = open_segments.filter(user_id=user_id)
+    open_segments.update(left_at=Greatest(F("joined_at"), Value(at)))
+
+
+def _visible_record(participant: Participant) -> dict[str, Any] | None:
+    """The participant as the room sees them: None when not in the room."""
+    if not participant.online or participant.removed:
+        return None
+    return participant_record(participant)
+
+
+def _participant_for_update(*, session_id: int, user_id: int) -> Participant | None:
+    return (
+        Participant.objects.select_for_update()
+        .select_related("user")
+        .filter(session_id=session_id, user_id=user_id)
+        .first()
+    )
+
+
+def room_enter(*, session_id: int, user: User, conn: str, client_address: str = "") -> Participant:
+    """Admit a socket of ``user`` to the room, or raise ``Refused`` with a close code.
+
+    A person is one participant however many sockets they open: only their first socket
+    (or the first after the grace window) announces them. Entry and refusal are audited.
+    """
+    try:
+        participant = _enter(session_id=session_id, user=user, conn=conn)
+    except Refused as refused:
+        audit.record(
+            action=Action.ROOM_DENIED,
+            actor=user,
+            outcome=Outcome.DENIED,
+            object_type="session",
+            object_id=session_id,
+            patient=user if user.role == Role.PATIENT else None,
+            client_address=client_address,
+            detail={"reason": refused.reason, "close_code": refused.code},
+        )
+        raise
+    audit.record(
+        action=Action.ROOM_JOIN,
+        actor=user,
+        object_type="session",
+        object_id=session_id,
+        patient=user if user.role == Role.PATIENT else None,
+        client_address=client_address,
+        detail={"state": participant.state},
+    )
+    return participant
+
+
+@transaction.atomic
+def _enter(*, session_id: int, user: User, conn: str) -> Participant:
+    session = Session.objects.filter(pk=session_id).first()
+    if session is None:
+        raise Refused(CLOSE_FORBIDDEN, "not_a_member")
+    is_staff = _check_entry(user=user, session=session)
+    room = _room_for_update(session)
+    participant = _participant_for_update(session_id=session_id, user_id=user.pk)
+    if participant is None:
+        participant = Participant.objects.create(
+            session=session, user=user, is_staff=is_staff, state=ParticipantState.WAITING
+        )
+    if participant.removed:
+        raise Refused(CLOSE_FORBIDDEN, "removed")
+    if room.locked and not is_staff and participant.state != ParticipantState.ADMITTED:
+        raise Refused(CLOSE_LOCKED, "room_locked")
+
+    before = _visible_record(participant)
+    participant.is_staff = is_staff
+    if is_staff or not room.waiting_room:
+        participant.state = ParticipantState.ADMITTED
+    # Otherwise the state stays what it was: the waiting room admits no one by itself.
+    now = presence.now()
+    store = presence.store()
+    for member in store.live(session_id, now):
+        if member.user_id == user.pk and member.is_grace:
+            store.remove(session_id, presence.member_name(user.pk, member.conn))
+    store.touch(session_id, presence.member_name(user.pk, conn), presence.socket_expiry(now))
+    participant.online = True
+    participant.save(update_fields=["is_staff", "state", "online", "updated_at"])
+    if participant.state == ParticipantState.ADMITTED:
+        _open_segment(session_id=session_id, user_id=user.pk, at=timezone.now())
+    notify.notify_presence(session_id=session_id, before=before, after=_visible_record(participant))
+    return participant
+
+
+@transaction.atomic
+def room_leave(*, session_id: int, user_id: int, left_at: dt.datetime) -> bool:
+    """Take ``user_id`` out of the room if no socket of theirs is live on any process.
+    Closes their attendance segment at ``left_at``. Returns whether they left."""
+    session = Session.objects.filter(pk=session_id).first()
+    if session is None:
+        return False
+    _room_for_update(session)
+    participant = _participant_for_update(session_id=session_id, user_id=user_id)
+    if participant is None or not participant.online:
+        return False
+    # Checked under the room lock: a socket that entered meanwhile keeps them present.
+    if user_id in presence.live_user_ids(session_id):
+        return False
+    before = _visible_record(participant)
+    participant.online = False
+    participant.hand_raised = False
+    participant.save(update_fields=["online", "hand_raised", "updated_at"])
+    _close_segments(session_id=session_id, user_id=user_id, at=left_at)
+    notify.notify_presence(session_id=session_id, before=before, after=None)
+    audit.record(
+        action=Action.ROOM_LEAVE,
+        actor=participant.user,
+        object_type="session",
+        object_id=session_id,
+        patient=participant.user if participant.user.role == Role.PATIENT else None,
+    )
+    return True
+
+
+def room_disconnect(*, session_id: int, user_id: int, conn: str, final: bool = False) -> bool:
+    """A socket closed. The person stays present through the grace window if it was their
+    last socket, so a quick reconnect is not a leave. ``final``: the room closed it
+    (removal, end) and has already taken them out. Returns whether a sweep is due."""
+    store = presence.store()
+    store.remove(session_id, presence.member_name(user_id, conn))
+    now = presence.now()
+    if final or user_id in presence.live_user_ids(session_id, now):
+        return False
+    grace = settings.ROOM_GRACE_SECONDS
+    if grace <= 0:
+        room_leave(session_id=session_id, user_id=user_id, left_at=_at(now))
+        return False
+    store.touch(session_id, presence.member_name(user_id, presence.grace_conn(now)), now + grace)
+    return True
+
+
+def room_sweep(*, session_id: int) -> list[int]:
+    """Remove expired sockets and grace entries (any process may do it; each entry is
+    handled once) and take out the people who have nothing live left."""
+    expired = presence.store().pop_expired(session_id, presence.now())
+    last_seen: dict[int, float] = {}
+    for member in expired:
+        last_seen[member.user_id] = max(last_seen.get(member.user_id, 0.0), member.left_at)
+    return [
+        user_id
+        for user_id, seen in last_seen.items()
+        if room_leave(session_id=session_id, user_id=user_id, left_at=_at(seen))
+    ]
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    state: str
+    close_code: int | None
+
+
+def room_heartbeat(*, session_id: int, user: User, conn: str) -> Heartbeat:
+    """Keep a live socket present, sweep the room, and tell the consumer the state the
+    database holds (a missed broadcast never leaves a socket in the wrong state)."""
+    presence.store().touch(
+        session_id, presence.member_name(user.pk, conn), presence.socket_expiry()
+    )
+    room_sweep(session_id=session_id)
+    participant = (
+        Participant.objects.select_related("session")
+        .filter(session_id=session_id, user_id=user.pk)
+        .first()
+    )
+    if participant is None or participant.removed:
+        return Heartbeat(ParticipantState.WAITING, CLOSE_FORBIDDEN)
+    if participant.session.status in (SessionStatus.ENDED, SessionStatus.CANCELLED):
+        return Heartbeat(participant.state, CLOSE_ENDED)
+    if not participant.online:
+        # Swept while alive (a stalled process): come back in.
+        try:
+            participant = _enter(session_id=session_id, user=user, conn=conn)
+        except Refused as refused:
+            return Heartbeat(participant.state, refused.code)
+    return Heartbeat(participant.state, None)
+
+
+# --- Chat ----------------------------------------------------------------------------------
+
+
+def _admitted_participant(*, session_id: int, user: User) -> Participant:
+    participant = _participant_for_update(session_id=session_id, user_id=user.pk)
+    if participant is None or participant.removed or not participant.online:
+        raise RoomError("forbidden", "You are not in this room.")
+    if participant.state != ParticipantState.ADMITTED:
+        raise RoomError("not_admitted", "Wait until a facilitator admits you.")
+    return participant
+
+
+@dataclass(frozen=True)
+class Sent:
+    message: dict[str, Any]
+    created: bool
+
+
+@transaction.atomic
+def chat_send(*, session_id: int, user: User, client_id: uuid.UUID, text: str) -> Sent:
+    """Store a message with the room's next ``seq`` and only then broadcast it. The same
+    ``client_id`` from the same sender returns the stored message, never a second one."""
+    text = text.strip()
+    if not 1 <= len(text) <= MAX_TEXT:
+        raise RoomError("invalid", f"A message has 1 to {MAX_TEXT} characters.")
+    session = Session.objects.get(pk=session_id)
+    room = _room_for_update(session)
+    participant = _admitted_participant(session_id=session_id, user=user)
+    existing = (
+        ChatMessage.objects.select_related("sender")
+        .filter(session_id=session_id, sender=user, client_id=client_id)
+        .first()
+    )
+    if existing is not None:
+        return Sent(message_record(existing), created=False)
+    if participant.muted:
+        raise RoomError("muted", "A facilitator has muted you.")
+    if not room.chat_enabled:
+        raise RoomError("chat_disabled", "Chat is off in this room.")
+    now = timezone.now()
+    window = now - dt.timedelta(seconds=settings.ROOM_CHAT_RATE_SECONDS)
+    recent = ChatMessage.objects.filter(session_id=session_id, sender=user, sent_at__gt=window)
+    if recent.count() >= settings.ROOM_CHAT_RATE_MESSAGES:
+        raise RoomError("rate_limited", "Too many messages; wait a few seconds.")
+    room.last_seq += 1
+    room.save(update_fields=["last_seq"])
+    message = ChatMessage.objects.create(
+        session_id=session_id,
+        seq=room.last_seq,
+        sender=user,
+        client_id=client_id,
+        text=text,
+        sent_at=now,
+    )
+    record = message_record(message)
+    notify.notify_frame(session_id=session_id, frame={"type": "chat.message", **record})
+    return Sent(record, created=True)
+
+
+# --- Moderation ----------------------------------------------------------------------------
+
+
+def _staff_session(*, session_id: int, actor: User) -> Session:
+    session = Session.objects.get(pk=session_id)
+    if not is_cohort_staff(user=actor, cohort_id=session.cohort_id):
+        raise RoomError("forbidden", "Only the session's staff can do this.")
+    return session
+
+
+def _audit_moderation(*, actor: User, session_id: int, frame: str, target: Any = None) -> None:
+    audit.record(
+        action=Action.MODERATE,
+        actor=actor,
+        object_type="session",
+        object_id=session_id,
+        patient=target if getattr(target, "role", None) == Role.PATIENT else None,
+        detail={"frame": frame, "target": getattr(target, "pk", None)},
+    )
+
+
+def moderation_refused(*, actor: User, session_id: int, frame: str) -> None:
+    audit.record(
+        action=Action.MODERATE,
+        actor=actor,
+        outcome=Outcome.DENIED,
+        object_type="session",
+        object_id=session_id,
+        detail={"frame": frame},
+    )
+
+
+def _target(*, session_id: int, user_id: int, patients_only: bool = True) -> Participant:
+    participant = _participant_for_update(session_id=session_id, user_id=user_id)
+    if participant is None or participant.removed:
+        raise RoomError("not_found", "No such participant in this room.")
+    if patients_only and participant.is_staff:
+        raise RoomError("invalid", "Staff cannot be moderated.")
+    return participant
+
+
+@transaction.atomic
+def participant_admit(*, session_id: int, actor: User, user_id: int) -> None:
+    session = _staff_session(session_id=session_id, actor=actor)
+    _room_for_update(session)
+    target = _target(session_id=session_id, user_id=user_id)
+    if target.state == ParticipantState.ADMITTED:
+        return
+    before = _visible_record(target)
+    target.state = ParticipantState.ADMITTED
+    target.save(update_fields=["state", "updated_at"])
+    if target.online:
+        _open_segment(session_id=session_id, user_id=user_id, at=timezone.now())
+    notify.notify_presence(session_id=session_id, before=before, after=_visible_record(target))
+    notify.notify_control(session_id=session_id, user_id=user_id, action="refresh")
+    _audit_moderation(actor=actor, session_id=session_id, frame="waiting.admit", target=target.user)
+
+
+@transaction.atomic
+def participant_step_out(*, session_id: int, actor: User, user_id: int) -> None:
+    """Back to the waiting room for a private check-in; time there is not attendance."""
+    session = _staff_session(session_id=session_id, actor=actor)
+    _room_for_update(session)
+    target = _target(session_id=session_id, user_id=user_id)
+    if target.state == ParticipantState.WAITING:
+        return
+    before = _visible_record(target)
+    target.state = ParticipantState.WAITING
+    target.hand_raised = False
+    target.save(update_fields=["state", "hand_raised", "updated_at"])
+    _close_segments(session_id=session_id, user_id=user_id, at=timezone.now())
+    notify.notify_presence(session_id=session_id, before=before, after=_visible_record(target))
+    notify.notify_control(session_id=session_id, user_id=user_id, action="refresh")
+    _audit_moderation(
+        actor=actor, session_id=session_id, frame="participant.step_out", target=target.user
+    )
+
+
+@transaction.atomic
+def participant_set_muted(*, session_id: int, actor: User, user_id: int, muted: bool) -> None:
+    session = _staff_session(session_id=session_id, actor=actor)
+    _room_for_update(session)
+    target = _target(session_id=session_id, user_id=user_id)
+    if target.muted == muted:
+        return
+    before = _visible_record(target)
+    target.muted = muted
+    target.save(update_fields=["muted", "updated_at"])
+    notify.notify_presence(session_id=session_id, before=before, after=_visible_record(target))
+    frame = "participant.mute" if muted else "participant.unmute"
+    _audit_moderation(actor=actor, session_id=session_id, frame=frame, target=target.user)
+
+
+@transaction.atomic
+def participant_remove(*, session_id: int, actor: User, user_id: int) -> None:
+    """Close every socket of the person (on every process) and bar them from the session."""
+    session = _staff_session(session_id=session_id, actor=actor)
+    _room_for_update(session)
+    target = _target(session_id=session_id, user_id=user_id)
+    before = _visible_record(target)
+    now = timezone.now()
+    target.removed = True
+    target.removed_at = now
+    target.removed_by = actor
+    target.online = False
+    target.hand_raised = False
+    target.save(
+        update_fields=["removed", "removed_at", "removed_by", "online", "hand_raised", "updated_at"]
+    )
+    _close_segments(session_id=session_id, user_id=user_id, at=now)
+    notify.notify_presence(session_id=session_id, before=before, after=None)
+    notify.notify_control(
+        session_id=session_id, user_id=user_id, action="close", code=CLOSE_FORBIDDEN
+    )
+    _audit_moderation(
+        actor=actor, session_id=session_id, frame="participant.remove", target=target.user
+    )
+
+
+@transaction.atomic
+def hand_set(*, session_id: int, user: User, raised: bool) -> None:
+    session = Session.objects.get(pk=session_id)
+    _room_for_update(session)
+    participant = _admitted_participant(session_id=session_id, user=user)
+    if participant.hand_raised == raised:
+        return
+    before = _visible_record(participant)
+    participant.hand_raised = raised
+    participant.save(update_fields=["hand_raised", "updated_at"])
+    notify.notify_presence(session_id=session_id, before=before, after=_visible_record(participant))
+
+
+@transaction.atomic
+def room_set_locked(*, session_id: int, actor: User, locked: bool) -> None:
+    session = _staff_session(session_id=session_id, actor=actor)
+    room = _room_for_update(session)
+    if room.locked == locked:
+        return
+    room.locked = locked
+    room.save(update_fields=["locked"])
+    notify.notify_frame(
+        session_id=session_id, frame={"type": "room.updated", "room": room_flags(room)}
+    )
+    _audit_moderation(
+        actor=actor, session_id=session_id, frame="room.lock" if locked else "room.unlock"
+    )
+
+
+@transaction.atomic
+def chat_delete(*, session_id: int, actor: User, seq: int) -> None:
+    """Hide a message from everyone; the row stays, marked deleted and by whom."""
+    session = _staff_session(session_id=session_id, actor=actor)
+    _room_for_update(session)
+    message = ChatMessage.objects.select_for_update().filter(session=session, seq=seq).first()
+    if message is None:
+        raise RoomError("not_found", "No message with this seq.")
+    if message.deleted:
+        return
+    message.deleted = True
+    message.deleted_at = timezone.now()
+    message.deleted_by = actor
+    message.save(update_fields=["deleted", "deleted_at", "deleted_by"])
+    notify.notify_frame(session_id=session_id, frame={"type": "chat.deleted", "seq": seq})
+    audit.record(
+        action=Action.MODERATE,
+        actor=actor,
+        object_type="chat_message",
+        object_id=message.pk,
+        detail={"frame": "chat.delete", "seq": seq},
+    )
+
+
+@transaction.atomic
+def session_end(*, session_id: int, actor: User) -> None:
+    """End the session: every socket closes (4410) and attendance closes now."""
+    session = _staff_session(session_id=session_id, actor=actor)
+    _room_for_update(session)
+    session = Session.objects.select_for_update().get(pk=session_id)
+    if session.status in (SessionStatus.ENDED, SessionStatus.CANCELLED):
+        return
+    now = timezone.now()
+    session.status = SessionStatus.ENDED
+    session.ended_at = now
+    session.save(update_fields=["status", "ended_at", "updated_at"])
+    _close_segments(session_id=session_id, at=now)
+    Participant.objects.filter(session_id=session_id).update(online=False, hand_raised=False)
+    presence.store().clear(session_id)
+    notify.notify_frame(
+        session_id=session_id,
+        frame={"type": "session.ended", "session_id": session_id, "ended_at": now},
+        audience=notify.ALL,
+    )
+    notify.notify_control(session_id=session_id, action="close", code=CLOSE_ENDED)
+    _audit_moderation(actor=actor, session_id=session_id, frame="session.end")

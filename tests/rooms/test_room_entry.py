@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+import time_machine
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+
+from sessions_app.models import SessionStatus
+from sessions_app.rooms import services
+from sessions_app.rooms.models import RoomTicket
+from tests.factories import SessionFactory
+from tests.rooms.conftest import open_socket
+from vioip.audit.models import AuditEvent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _room_events(action: str) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(action=action))
+
+
+# --- Tickets over REST --------------------------------------------------------------------
+
+
+def test_ticket_is_one_time_random_and_short_lived(client_for: Any, cast: Any, live_session: Any):
+    response = client_for(cast.patient).post(f"/api/sessions/{live_session.pk}/ticket/")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["expires_in"] == 30
+    assert len(body["ticket"]) >= 43  # 256 bits, url-safe base64
+    stored = RoomTicket.objects.get()
+    assert body["ticket"] not in stored.digest  # only the digest is kept
+    assert stored.user == cast.patient and stored.session == live_session
+
+
+def test_outsider_and_other_cohorts_patient_get_no_ticket(
+    client_for: Any, cast: Any, live_session: Any
+):
+    for user in (cast.outsider, cast.other_patient, cast.other_clinician):
+        response = client_for(user).post(f"/api/sessions/{live_session.pk}/ticket/")
+        assert response.status_code == 404, user.username
+    # Auditors take part in no program at all.
+    response = client_for(cast.auditor).post(f"/api/sessions/{live_session.pk}/ticket/")
+    assert response.status_code == 403
+
+
+def test_anonymous_caller_gets_no_ticket(client_for: Any, live_session: Any):
+    assert client_for(None).post(f"/api/sessions/{live_session.pk}/ticket/").status_code == 401
+
+
+# --- Connecting ---------------------------------------------------------------------------
+
+
+async def test_patient_enters_and_first_frame_is_room_state(
+    join: Any, cast: Any, live_session: Any
+):
+    live_session.waiting_room = False
+    await sync_to_async(live_session.save)()
+    socket, state = await join(cast.patient, live_session)
+    assert state["type"] == "room.state"
+    assert state["session"]["id"] == live_session.pk
+    assert state["me"] == {
+        "user_id": cast.patient.pk,
+        "display_name": "Alex R.",
+        "role": "patient",
+        "state": "admitted",
+        "muted": False,
+        "hand_raised": False,
+    }
+    assert state["room"] == {"locked": False, "chat_enabled": True, "waiting_room": False}
+    assert state["participants"] == [state["me"]]
+    assert state["messages"] == [] and state["last_seq"] == 0
+    await socket.close()
+    joins = await sync_to_async(_room_events)("room_join")
+    assert [e.actor_id for e in joins] == [cast.patient.pk]
+
+
+async def test_missing_unknown_and_foreign_tickets_close_4401(
+    issue_ticket: Any, cast: Any, live_session: Any
+):
+    other = await sync_to_async(SessionFactory)(cohort=cast.cohort)
+    foreign = await issue_ticket(cast.patient, other)
+    for ticket in ("", "not-a-ticket", foreign):
+        socket = await open_socket(live_session.pk, ticket)
+        assert await socket.closed() == 4401
+    denied = await sync_to_async(_room_events)("room_denied")
+    assert len(denied) == 3 and all(e.outcome == "denied" for e in denied)
+
+
+async def test_reused_ticket_closes_4401(issue_ticket: Any, cast: Any, live_session: Any):
+    ticket = await issue_ticket(cast.facilitator, live_session)
+    first = await open_socket(live_session.pk, ticket)
+    assert (await first.receive())["type"] == "room.state"
+    second = await open_socket(live_session.pk, ticket)
+    assert await second.closed() == 4401
+    await first.close()
+
+
+async def test_expired_ticket_closes_4401(issue_ticket: Any, cast: Any, live_session: Any):
+    ticket = await issue_ticket(cast.facilitator, live_session)
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=31)):
+        socket = await open_socket(live_session.pk, ticket)
+        assert await socket.closed() == 4401
+
+
+async def test_outsider_and_other_cohorts_patient_are_refused_4403(cast: Any, live_session: Any):
+    # They cannot get a ticket over REST; a ticket issued anyway still does not let them in.
+    for user in (cast.outsider, cast.other_patient):
+        issued = await sync_to_async(services.ticket_issue)(user=user, session=live_session)
+        socket = await open_socket(live_session.pk, issued.raw)
+        assert await socket.closed() == 4403
+    denied = await sync_to_async(_room_events)("room_denied")
+    assert {e.actor_id for e in denied} == {cast.outsider.pk, cast.other_patient.pk}
+    assert all(e.detail["close_code"] == 4403 for e in denied)
+
+
+async def test_admin_who_sees_the_session_is_not_in_the_room(
+    refused: Any, cast: Any, live_session: Any
+):
+    assert await refused(cast.admin, live_session) == 4403
+
+
+async def test_patient_cannot_enter_another_patients_individual_session(
+    refused: Any, join: Any, cast: Any
+):
+    individual = await sync_to_async(SessionFactory)(
+        cohort=cast.cohort, kind="individual", patient=cast.facilitator, waiting_room=False
+    )
+    issued = await sync_to_async(services.ticket_issue)(user=cast.patient, session=individual)
+    socket = await open_socket(individual.pk, issued.raw)
+    assert await socket.closed() == 4403
+
+
+async def test_patient_may_enter_fifteen_minutes_early_but_not_sooner(
+    refused: Any, join: Any, cast: Any
+):
+    soon = await sync_to_async(SessionFactory)(
+        cohort=cast.cohort, starts_at=timezone.now() + dt.timedelta(minutes=14)
+    )
+    later = await sync_to_async(SessionFactory)(
+        cohort=cast.cohort, starts_at=timezone.now() + dt.timedelta(minutes=16)
+    )
+    socket, state = await join(cast.patient, soon)
+    assert state["me"]["state"] == "waiting"
+    await socket.close()
+    assert await refused(cast.patient, later) == 4403
+    # Staff may open the room any time.
+    socket, state = await join(cast.facilitator, later)
+    assert state["me"]["state"] == "admitted"
+    await socket.close()
+
+
+async def test_patient_cannot_enter_after_the_end(refused: Any, cast: Any):
+    past = await sync_to_async(SessionFactory)(
+        cohort=cast.cohort, starts_at=timezone.now() - dt.timedelta(hours=4)
+    )
+    assert await refused(cast.patient, past) == 4403
+
+
+async def test_cancelled_or_ended_session_closes_4410(refused: Any, cast: Any):
+    for status in (SessionStatus.CANCELLED, SessionStatus.ENDED):
+        session = await sync_to_async(SessionFactory)(cohort=cast.cohort, status=status)
+        assert await refused(cast.facilitator, session) == 4410
+        assert await refused(cast.patient, session) == 4410
+
+
+async def test_socket_without_origin_is_refused(cast: Any, live_session: Any):
+    from channels.testing import WebsocketCommunicator
+
+    from vioip.asgi import application
+
+    issued = await sync_to_async(services.ticket_issue)(user=cast.patient, session=live_session)
+    comm = WebsocketCommunicator(
+        application, f"/ws/sessions/{live_session.pk}/?ticket={issued.raw}"
+    )
+    connected, _ = await comm.connect()
+    assert not connected
