@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from groups.models import CareTeamMember, Cohort, Enrollment, EnrollmentStatus, StaffRole
@@ -95,3 +95,35 @@ def patients_of_cohort(*, cohort_id: Any, active_only: bool = True) -> QuerySet[
     if active_only:
         enrollments = enrollments.filter(status=EnrollmentStatus.ACTIVE)
     return User.objects.filter(id__in=enrollments.values_list("patient_id", flat=True))
+
+
+def cohorts_with_counts_visible_to(*, user: Any) -> QuerySet[Cohort]:
+    """Visible cohorts with their active enrollment count, in one query."""
+    # Meta.ordering is not applied to aggregate queries: order explicitly.
+    return (
+        cohorts_visible_to(user=user)
+        .annotate(active_enrollments=Count("enrollments", filter=Q(enrollments__status="active")))
+        .order_by("name", "id")
+    )
+
+
+def care_team_of(*, cohort: Cohort) -> QuerySet[CareTeamMember]:
+    return CareTeamMember.objects.filter(cohort=cohort).select_related("user")
+
+
+def roster_of(*, user: Any, cohort: Cohort) -> QuerySet[Enrollment]:
+    """The cohort's enrollments as ``user`` may see them: staff and admins every
+    enrollment, a patient only the active members (shown by display name only)."""
+    qs = Enrollment.objects.filter(cohort=cohort).select_related("patient")
+    if user.role == Role.PATIENT:
+        return qs.filter(status=EnrollmentStatus.ACTIVE)
+    return qs
+
+
+def enrollment_get(*, cohort: Cohort, enrollment_id: Any) -> Enrollment:
+    enrollment = (
+        Enrollment.objects.filter(cohort=cohort, pk=enrollment_id).select_related("patient").first()
+    )
+    if enrollment is None:
+        raise Http404
+    return enrollment

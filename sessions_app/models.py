@@ -45,6 +45,9 @@ class Session(TimeStampedModel):
     waiting_room = models.BooleanField(default=True)
     # Set by schedule generation; with the constraint below it makes generation idempotent.
     generated = models.BooleanField(default=False)
+    # The slot a generated session was made for. Kept when the session is moved or
+    # cancelled, so generating again does not refill the slot.
+    generated_slot = models.DateTimeField(null=True, blank=True)
     # A make-up session offered for a missed one (counts toward the week it is held in).
     makeup_for = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="makeups"
@@ -72,9 +75,13 @@ class Session(TimeStampedModel):
                 name="sessions_session_patient_matches_kind",
             ),
             models.UniqueConstraint(
-                fields=["cohort", "starts_at"],
+                fields=["cohort", "generated_slot"],
                 condition=Q(generated=True),
-                name="sessions_generated_once_per_start",
+                name="sessions_generated_once_per_slot",
+            ),
+            models.CheckConstraint(
+                condition=Q(generated=False) | Q(generated_slot__isnull=False),
+                name="sessions_generated_has_slot",
             ),
         ]
         indexes = [

@@ -31,3 +31,12 @@ def session_get_for_user(*, user: Any, session_id: Any) -> Session:
     if session is None:
         raise Http404
     return session
+
+
+def my_sessions(*, user: Any) -> QuerySet[Session]:
+    """The caller's own schedule: a patient's cohorts' group sessions and their own
+    individual/family sessions; a staff member's assigned cohorts' sessions. Admins and
+    auditors take part in no session."""
+    if user.role in (Role.PATIENT, Role.FACILITATOR, Role.CLINICIAN):
+        return sessions_visible_to(user=user)
+    return Session.objects.none()

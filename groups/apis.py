@@ -1,0 +1,183 @@
+"""Cohorts, care teams and enrollment over REST.
+
+Every view answers 404 for a cohort the caller may not see (missing and forbidden look
+the same) and 403 for a change the caller's role on a visible cohort does not allow.
+Auditors are refused by role: none of this is theirs to read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from groups import permissions, selectors, services
+from groups.serializers import (
+    CareTeamAssignSerializer,
+    CareTeamMemberSerializer,
+    CohortInputSerializer,
+    CohortSerializer,
+    DischargeSerializer,
+    EnrollmentCreateSerializer,
+    EnrollmentSerializer,
+    RosterMemberSerializer,
+)
+from vioip.accounts.models import Role
+from vioip.audit import services as audit
+from vioip.audit.models import Action
+from vioip.core.pagination import PageNumberPagination
+from vioip.core.permissions import IsProgramMember
+
+
+class _CohortView(APIView):
+    permission_classes = [IsProgramMember]
+
+    def cohort(self, cohort_id: int) -> Any:
+        return selectors.cohort_get_for_user(user=self.request.user, cohort_id=cohort_id)
+
+    def paginate(self, queryset: Any, serializer: Any) -> Response:
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(queryset, self.request, view=self)
+        return paginator.get_paginated_response(serializer(page).data)
+
+
+class CohortListApi(_CohortView):
+    @extend_schema(responses=CohortSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        cohorts = selectors.cohorts_with_counts_visible_to(user=request.user)
+        return self.paginate(cohorts, lambda page: CohortSerializer(page, many=True))
+
+    @extend_schema(request=CohortInputSerializer, responses={201: CohortSerializer})
+    def post(self, request: Request) -> Response:
+        permissions.require(request.user.role == Role.ADMIN)
+        data = CohortInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        cohort = services.cohort_create(
+            actor=request.user, request=request._request, **data.validated_data
+        )
+        return Response(CohortSerializer(cohort).data, status=status.HTTP_201_CREATED)
+
+
+class CohortDetailApi(_CohortView):
+    @extend_schema(responses=CohortSerializer)
+    def get(self, request: Request, cohort_id: int) -> Response:
+        cohort = (
+            selectors.cohorts_with_counts_visible_to(user=request.user).filter(pk=cohort_id).first()
+        )
+        if cohort is None:
+            raise Http404
+        return Response(CohortSerializer(cohort).data)
+
+    @extend_schema(request=CohortInputSerializer, responses=CohortSerializer)
+    def patch(self, request: Request, cohort_id: int) -> Response:
+        cohort = self.cohort(cohort_id)
+        permissions.require(permissions.can_manage_cohort(user=request.user, cohort=cohort))
+        data = CohortInputSerializer(cohort, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        cohort = services.cohort_update(
+            actor=request.user, cohort=cohort, request=request._request, **data.validated_data
+        )
+        return Response(CohortSerializer(cohort).data)
+
+
+class CareTeamListApi(_CohortView):
+    @extend_schema(responses=CareTeamMemberSerializer(many=True))
+    def get(self, request: Request, cohort_id: int) -> Response:
+        cohort = self.cohort(cohort_id)
+        members = selectors.care_team_of(cohort=cohort)
+        return self.paginate(members, lambda page: CareTeamMemberSerializer(page, many=True))
+
+    @extend_schema(request=CareTeamAssignSerializer, responses={201: CareTeamMemberSerializer})
+    def post(self, request: Request, cohort_id: int) -> Response:
+        cohort = self.cohort(cohort_id)
+        permissions.require(permissions.can_manage_cohort(user=request.user, cohort=cohort))
+        data = CareTeamAssignSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = services.care_team_assign(
+            actor=request.user, cohort=cohort, request=request._request, **data.validated_data
+        )
+        return Response(CareTeamMemberSerializer(member).data, status=status.HTTP_201_CREATED)
+
+
+class CareTeamMemberApi(_CohortView):
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, cohort_id: int, user_id: int) -> Response:
+        cohort = self.cohort(cohort_id)
+        permissions.require(permissions.can_manage_cohort(user=request.user, cohort=cohort))
+        services.care_team_unassign(
+            actor=request.user, cohort=cohort, user_id=user_id, request=request._request
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EnrollmentListApi(_CohortView):
+    @extend_schema(
+        responses=OpenApiResponse(
+            EnrollmentSerializer(many=True),
+            description="Staff and admins: enrollments. Patients: the active members, "
+            "each as {display_name, is_self} (RosterMember) only.",
+        )
+    )
+    def get(self, request: Request, cohort_id: int) -> Response:
+        user = request.user
+        cohort = self.cohort(cohort_id)
+        roster = selectors.roster_of(user=user, cohort=cohort)
+        if user.role == Role.PATIENT:
+            context: dict[str, Any] = {"user_id": user.pk}
+            response = self.paginate(
+                roster, lambda page: RosterMemberSerializer(page, many=True, context=context)
+            )
+        else:
+            context = {"show_aftercare_notes": user.role in (Role.FACILITATOR, Role.CLINICIAN)}
+            response = self.paginate(
+                roster, lambda page: EnrollmentSerializer(page, many=True, context=context)
+            )
+        # Membership of a treatment program is itself protected (42 CFR Part 2).
+        audit.record(
+            action=Action.READ,
+            actor=user,
+            object_type="cohort_roster",
+            object_id=cohort.pk,
+            request=request._request,
+        )
+        return response
+
+    @extend_schema(request=EnrollmentCreateSerializer, responses={201: EnrollmentSerializer})
+    def post(self, request: Request, cohort_id: int) -> Response:
+        cohort = self.cohort(cohort_id)
+        permissions.require(permissions.can_enroll(user=request.user, cohort=cohort))
+        data = EnrollmentCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        enrollment = services.enrollment_create(
+            actor=request.user, cohort=cohort, request=request._request, **data.validated_data
+        )
+        context = {"show_aftercare_notes": request.user.role != Role.ADMIN}
+        return Response(
+            EnrollmentSerializer(enrollment, context=context).data, status=status.HTTP_201_CREATED
+        )
+
+
+class EnrollmentDischargeApi(_CohortView):
+    @extend_schema(request=DischargeSerializer, responses=EnrollmentSerializer)
+    def post(self, request: Request, cohort_id: int, enrollment_id: int) -> Response:
+        cohort = self.cohort(cohort_id)
+        permissions.require(permissions.can_enroll(user=request.user, cohort=cohort))
+        enrollment = selectors.enrollment_get(cohort=cohort, enrollment_id=enrollment_id)
+        data = DischargeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        enrollment = services.enrollment_discharge(
+            actor=request.user,
+            enrollment=enrollment,
+            reason=data.validated_data["reason"],
+            discharged_on=data.validated_data["discharged_on"],
+            aftercare_level=data.validated_data["aftercare"]["level"],
+            aftercare_notes=data.validated_data["aftercare"]["notes"],
+            request=request._request,
+        )
+        context = {"show_aftercare_notes": request.user.role != Role.ADMIN}
+        return Response(EnrollmentSerializer(enrollment, context=context).data)

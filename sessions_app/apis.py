@@ -1,0 +1,153 @@
+"""Sessions over REST: lists, one-off sessions, changes, cancellation, generation of a
+cohort's schedule, and the caller's own schedule.
+
+404 for a session or cohort the caller may not see; 403 for a change their role on a
+visible one does not allow. Auditors are refused by role.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from groups import permissions
+from groups.selectors import cohort_get_for_user
+from sessions_app import selectors, services
+from sessions_app.filters import MySessionFilter, SessionFilter
+from sessions_app.models import Session
+from sessions_app.serializers import (
+    GenerateResultSerializer,
+    GenerateSerializer,
+    SessionCancelSerializer,
+    SessionCreateSerializer,
+    SessionSerializer,
+    SessionUpdateSerializer,
+)
+from vioip.accounts.models import Role
+from vioip.core.permissions import IsProgramMember
+
+RANGE_PARAMETERS = [
+    OpenApiParameter(
+        name, OpenApiTypes.STR, description="A date (whole UTC day) or an ISO 8601 date-time."
+    )
+    for name in ("from", "to")
+]
+
+
+class SessionListApi(generics.ListAPIView):
+    permission_classes = [IsProgramMember]
+    serializer_class = SessionSerializer
+    filterset_class = SessionFilter
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return Session.objects.none()
+        return selectors.sessions_visible_to(user=self.request.user)
+
+    @extend_schema(parameters=RANGE_PARAMETERS)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=SessionCreateSerializer, responses={201: SessionSerializer})
+    def post(self, request: Request) -> Response:
+        permissions.require(request.user.role != Role.PATIENT)
+        data = SessionCreateSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        cohort = values.pop("cohort")
+        permissions.require(permissions.can_schedule(user=request.user, cohort=cohort))
+        session = services.session_create(
+            actor=request.user,
+            cohort=cohort,
+            patient_id=values.pop("patient"),
+            request=request._request,
+            **values,
+        )
+        return Response(SessionSerializer(session).data, status=status.HTTP_201_CREATED)
+
+
+class _SessionView(APIView):
+    permission_classes = [IsProgramMember]
+
+    def session_for_change(self, session_id: int) -> Any:
+        session = selectors.session_get_for_user(user=self.request.user, session_id=session_id)
+        permissions.require(permissions.can_schedule(user=self.request.user, cohort=session.cohort))
+        return session
+
+
+class SessionDetailApi(_SessionView):
+    @extend_schema(responses=SessionSerializer)
+    def get(self, request: Request, session_id: int) -> Response:
+        session = selectors.session_get_for_user(user=request.user, session_id=session_id)
+        return Response(SessionSerializer(session).data)
+
+    @extend_schema(request=SessionUpdateSerializer, responses=SessionSerializer)
+    def patch(self, request: Request, session_id: int) -> Response:
+        session = self.session_for_change(session_id)
+        data = SessionUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = services.session_update(
+            actor=request.user, session=session, request=request._request, **data.validated_data
+        )
+        return Response(SessionSerializer(session).data)
+
+
+class SessionCancelApi(_SessionView):
+    @extend_schema(request=SessionCancelSerializer, responses=SessionSerializer)
+    def post(self, request: Request, session_id: int) -> Response:
+        session = self.session_for_change(session_id)
+        data = SessionCancelSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = services.session_cancel(
+            actor=request.user,
+            session=session,
+            reason=data.validated_data["reason"],
+            request=request._request,
+        )
+        return Response(SessionSerializer(session).data)
+
+
+class ScheduleGenerateApi(APIView):
+    permission_classes = [IsProgramMember]
+
+    @extend_schema(
+        request=GenerateSerializer,
+        responses={201: GenerateResultSerializer, 200: GenerateResultSerializer},
+    )
+    def post(self, request: Request, cohort_id: int) -> Response:
+        cohort = cohort_get_for_user(user=request.user, cohort_id=cohort_id)
+        permissions.require(permissions.can_schedule(user=request.user, cohort=cohort))
+        data = GenerateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        created = services.schedule_generate(
+            actor=request.user,
+            cohort=cohort,
+            date_from=data.validated_data["from"],
+            date_to=data.validated_data["to"],
+            request=request._request,
+        )
+        body = {"created": len(created), "sessions": SessionSerializer(created, many=True).data}
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class MySessionListApi(generics.ListAPIView):
+    """The caller's own schedule."""
+
+    permission_classes = [IsProgramMember]
+    serializer_class = SessionSerializer
+    filterset_class = MySessionFilter
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return Session.objects.none()
+        return selectors.my_sessions(user=self.request.user)
+
+    @extend_schema(parameters=RANGE_PARAMETERS)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from groups.selectors import cohorts_visible_to
+from sessions_app.models import Session, SessionKind
+
+SESSION_FIELDS = [
+    "id",
+    "cohort",
+    "kind",
+    "title",
+    "starts_at",
+    "ends_at",
+    "status",
+    "patient",
+    "waiting_room",
+    "generated",
+    "cancel_reason",
+]
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Session
+        fields = SESSION_FIELDS
+        read_only_fields = SESSION_FIELDS
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class VisibleCohortField(serializers.PrimaryKeyRelatedField):
+    """A cohort the caller may see; any other id is "does not exist", as for a missing one."""
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return cohorts_visible_to(user=self.context["request"].user)
+
+
+class SessionCreateSerializer(serializers.Serializer):
+    cohort = VisibleCohortField()
+    kind = serializers.ChoiceField(choices=SessionKind.choices)
+    title = serializers.CharField(max_length=200, required=False, default="")
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    # An id only: whether it names a patient of the cohort is the service's question, so
+    # the answer reveals nothing about users outside the cohort.
+    patient = serializers.IntegerField(required=False, allow_null=True, default=None)
+    waiting_room = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class SessionUpdateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False)
+    starts_at = serializers.DateTimeField(required=False)
+    ends_at = serializers.DateTimeField(required=False)
+    waiting_room = serializers.BooleanField(required=False)
+
+
+class SessionCancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+class GenerateSerializer(serializers.Serializer):
+    # ``from`` is the API's word; declared through the fields dict below.
+    to = serializers.DateField()
+
+    def get_fields(self):  # type: ignore[no-untyped-def]
+        fields = super().get_fields()
+        fields["from"] = serializers.DateField()
+        return fields
+
+
+class GenerateResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    sessions = SessionSerializer(many=True)
