@@ -19,6 +19,8 @@ application = ProtocolTypeRouter(
         "http": django_asgi_app,
         # Rooms authenticate with a one-time ticket in the query string (see the rooms
         # app); long-lived tokens never travel in URLs.
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+        "websocket": AllowedHostsOriginValidator(
+            URLRouter(websocket_urlpatterns)  # type: ignore[arg-type]
+        ),
     }
 )

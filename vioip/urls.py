@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from vioip.core import health
@@ -6,7 +6,7 @@ from vioip.core import health
 handler404 = "vioip.core.errors.not_found"
 handler500 = "vioip.core.errors.server_error"
 
-api_patterns = [
+api_patterns: list[URLPattern | URLResolver] = [
     path("", include("vioip.accounts.urls")),
     path("", include("vioip.audit.urls")),
     path("", include("groups.urls")),

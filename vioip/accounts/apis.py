@@ -131,6 +131,7 @@ class UserViewSet(
     def perform_create(self, serializer: UserSerializer) -> None:  # type: ignore[override]
         data = dict(serializer.validated_data)
         password = data.pop("password")
+        assert isinstance(self.request.user, User)  # noqa: S101 - IsAdmin ran first
         serializer.instance = services.user_create(
             actor=self.request.user, request=self.request._request, password=password, **data
         )
@@ -138,6 +139,8 @@ class UserViewSet(
     def perform_update(self, serializer: UserSerializer) -> None:  # type: ignore[override]
         data = dict(serializer.validated_data)
         password = data.pop("password", None)
+        assert isinstance(self.request.user, User)  # noqa: S101 - IsAdmin ran first
+        assert isinstance(serializer.instance, User)  # noqa: S101
         serializer.instance = services.user_update(
             actor=self.request.user,
             user=serializer.instance,

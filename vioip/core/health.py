@@ -34,7 +34,7 @@ def _channel_layer_ok() -> bool:
     import redis
 
     for host in hosts:
-        address = host.get("address") if isinstance(host, dict) else host
+        address = str(host.get("address") if isinstance(host, dict) else host)
         try:
             client = redis.Redis.from_url(address, socket_connect_timeout=1, socket_timeout=1)
             client.ping()
