@@ -46,6 +46,14 @@ class Socket:
             if frame["type"] == frame_type:
                 return frame
 
+    async def receive_about(self, frame_type: str, user_id: int, timeout: float = 3) -> Any:
+        """The next ``frame_type`` presence frame about ``user_id``."""
+        while True:
+            frame = await self.receive_type(frame_type, timeout)
+            about = frame.get("participant", frame)
+            if about.get("user_id") == user_id:
+                return frame
+
     async def nothing(self, timeout: float = 0.2) -> bool:
         return await self.comm.receive_nothing(timeout=timeout)
 

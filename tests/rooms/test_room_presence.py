@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+import time_machine
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+
+from sessions_app.rooms.models import AttendanceSegment, Participant
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def open_session(live_session: Any) -> Any:
+    live_session.waiting_room = False
+    live_session.save()
+    return live_session
+
+
+def _segments(user: Any) -> list[tuple[Any, Any]]:
+    return [
+        (s.joined_at, s.left_at)
+        for s in AttendanceSegment.objects.filter(user=user).order_by("joined_at")
+    ]
+
+
+async def test_join_and_leave_are_announced_once_per_person(
+    join: Any, cast: Any, open_session: Any
+):
+    staff, _ = await join(cast.facilitator, open_session)
+    first, _ = await join(cast.patient, open_session)
+    joined = await staff.receive_type("presence.joined")
+    assert joined["participant"]["user_id"] == cast.patient.pk
+    # A second tab is the same person: no second entry, no second announcement.
+    second, state = await join(cast.patient, open_session)
+    assert [p["user_id"] for p in state["participants"]].count(cast.patient.pk) == 1
+    assert await staff.nothing()
+    await first.close()
+    assert await staff.nothing()  # still here through the other tab
+    await second.close()
+    left = await staff.receive_type("presence.left")
+    assert left == {"type": "presence.left", "user_id": cast.patient.pk}
+    await staff.close()
+
+
+async def test_reconnect_within_grace_keeps_identity_and_is_not_announced(
+    join: Any, cast: Any, open_session: Any, settings: Any
+):
+    settings.ROOM_GRACE_SECONDS = 30
+    staff, _ = await join(cast.facilitator, open_session)
+    patient, _ = await join(cast.patient, open_session)
+    await staff.receive_type("presence.joined")
+    await staff.send({"type": "participant.mute", "user_id": cast.patient.pk})
+    await staff.receive_type("presence.updated")
+    await patient.close()
+    back, state = await join(cast.patient, open_session)
+    assert state["me"]["muted"] is True and state["me"]["state"] == "admitted"
+    assert await staff.nothing()
+    # One attendance stretch across the blip.
+    segments = await sync_to_async(_segments)(cast.patient)
+    assert len(segments) == 1 and segments[0][1] is None
+    await back.close()
+    await staff.close()
+
+
+async def test_grace_expiry_takes_the_person_out_and_closes_attendance(
+    join: Any, cast: Any, open_session: Any, settings: Any
+):
+    settings.ROOM_GRACE_SECONDS = 30
+    staff, _ = await join(cast.facilitator, open_session)
+    patient, _ = await join(cast.patient, open_session)
+    await staff.receive_type("presence.joined")
+    left_at = timezone.now()
+    await patient.close()
+    assert await staff.nothing()
+    with time_machine.travel(left_at + dt.timedelta(seconds=31)):
+        # Any entry sweeps the room; the patient's grace is over by now.
+        other, _ = await join(cast.clinician, open_session)
+        assert (await staff.receive_type("presence.left"))["user_id"] == cast.patient.pk
+        await other.close()
+    segments = await sync_to_async(_segments)(cast.patient)
+    assert len(segments) == 1
+    assert abs((segments[0][1] - left_at).total_seconds()) < 5
+    await staff.close()
+
+
+async def test_hand_raise_and_lower_are_shared(join: Any, cast: Any, open_session: Any):
+    staff, _ = await join(cast.facilitator, open_session)
+    patient, _ = await join(cast.patient, open_session)
+    await staff.receive_type("presence.joined")
+    await patient.send({"type": "hand.raise"})
+    update = await staff.receive_type("presence.updated")
+    assert update["participant"]["hand_raised"] is True
+    await patient.send({"type": "hand.lower"})
+    update = await staff.receive_type("presence.updated")
+    assert update["participant"]["hand_raised"] is False
+    await patient.close()
+    await staff.close()
+
+
+async def test_ping_gets_pong(join: Any, cast: Any, live_session: Any):
+    # Even a patient still in the waiting room may ping.
+    patient, state = await join(cast.patient, live_session)
+    assert state["me"]["state"] == "waiting"
+    await patient.send({"type": "ping"})
+    assert await patient.receive() == {"type": "pong"}
+    await patient.close()
+
+
+async def test_participant_state_is_kept_in_the_database(join: Any, cast: Any, open_session: Any):
+    patient, _ = await join(cast.patient, open_session)
+    await patient.send({"type": "hand.raise"})
+    await patient.receive_type("presence.updated")
+    row = await sync_to_async(Participant.objects.get)(user=cast.patient)
+    assert (row.online, row.state, row.hand_raised) == (True, "admitted", True)
+    await patient.close()
+    row = await sync_to_async(Participant.objects.get)(user=cast.patient)
+    assert row.online is False
