@@ -1,0 +1,425 @@
+"""Room benchmark: vioip's rooms against the Python floor and the canonical Channels chat.
+
+One command starts everything it measures — its own redis-server (or ``--redis-url``), the
+floor server, the Channels tutorial chat on daphne (core and pub/sub layers), vioip's
+daphne worker against ``DATABASE_URL`` — pins the servers and Redis to one core and the load
+generator to the other, and writes ``results.json``, ``RESULTS.md`` and ``latency.png``.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/vioip_bench python -m bench.rooms
+    python -m bench.rooms --smoke --out-dir /tmp/bench-smoke      # seconds, for CI
+
+Benchmarks never run in the test suite; ``--smoke`` only keeps this code working.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench import report
+
+ROOT = Path(__file__).resolve().parent.parent
+ALL_STACKS = ("floor", "channels-core", "channels-pubsub", "vioip")
+DEFAULT_RATES = (1000, 2000, 4000, 6000, 10000, 15000, 20000, 30000, 45000, 70000)
+
+
+@dataclass
+class Options:
+    sizes: list[tuple[int, int]]
+    rates: list[int]
+    stacks: list[str]
+    step_seconds: float
+    drain_seconds: float
+    out_dir: Path
+    redis_url: str | None
+    database_url: str | None
+    pin: bool
+    storm: bool
+    rest_rate: float
+    rest_at_fps: int | None
+    smoke: bool
+    server_core: int = 0
+    generator_core: int = 1
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before listening")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listening on {port} after {timeout} s")
+
+
+def pinned(command: list[str], core: int, pin: bool) -> list[str]:
+    if pin and shutil.which("taskset") and (os.cpu_count() or 1) > core:
+        return ["taskset", "-c", str(core), *command]
+    return command
+
+
+@contextlib.contextmanager
+def process(
+    command: list[str], *, env: dict[str, str] | None = None, log: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    out = log.open("ab") if log else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if log:
+            out.close()  # type: ignore[union-attr]
+
+
+def server_pid(proc: subprocess.Popen[bytes]) -> int:
+    # taskset execs the command, so the pid is the server's own.
+    return proc.pid
+
+
+@contextlib.contextmanager
+def redis(opts: Options, work: Path) -> Iterator[tuple[str, list[int]]]:
+    if opts.redis_url:
+        yield opts.redis_url, []
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server not found: install it or pass --redis-url")
+    port = free_port()
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    command += ["--appendonly", "no", "--dir", str(work)]
+    with process(pinned(command, opts.server_core, opts.pin), log=work / "redis.log") as proc:
+        wait_for_port(port, proc)
+        yield f"redis://127.0.0.1:{port}/0", [server_pid(proc)]
+
+
+def vioip_env(opts: Options, redis_url: str, work: Path) -> dict[str, str]:
+    keys_file = Path(os.environ.get("VIOIP_LOCAL_DIR") or ROOT / "var") / "bench-keys.json"
+    if keys_file.exists():
+        keys = json.loads(keys_file.read_text())
+    else:
+        import secrets
+
+        from cryptography.fernet import Fernet
+
+        keys = {
+            "VIOIP_SECRET_KEY": secrets.token_urlsafe(50),
+            "VIOIP_FIELD_KEYS": Fernet.generate_key().decode(),
+            "VIOIP_AUDIT_KEY": secrets.token_urlsafe(50),
+        }
+        keys_file.parent.mkdir(parents=True, exist_ok=True)
+        keys_file.write_text(json.dumps(keys))
+        keys_file.chmod(0o600)
+    env = {**os.environ, **keys}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "vioip.settings",
+            # DEBUG would keep every SQL query in memory.
+            "VIOIP_DEBUG": "0",
+            "VIOIP_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "VIOIP_SSL_REDIRECT": "0",
+            "VIOIP_LOG_LEVEL": "WARNING",
+            "DATABASE_URL": opts.database_url or "",
+            "REDIS_URL": redis_url,
+            # Tickets are minted before the run; the storm uses a second set.
+            "VIOIP_ROOM_TICKET_SECONDS": "3600",
+            # The benchmark offers far more than a person types; the limiter still runs.
+            "VIOIP_ROOM_CHAT_RATE_MESSAGES": "1000000",
+        }
+    )
+    return env
+
+
+def run_generator(opts: Options, config: dict[str, Any], work: Path, name: str) -> dict[str, Any]:
+    config_path, out_path = work / f"{name}.config.json", work / f"{name}.result.json"
+    config_path.write_text(json.dumps(config))
+    command = [sys.executable, "-m", "bench.loadgen", "--config", str(config_path)]
+    command += ["--out", str(out_path)]
+    budget = 120 + len(config["rates"]) * (config["step_seconds"] + config["drain_seconds"] + 5)
+    subprocess.run(
+        pinned(command, opts.generator_core, opts.pin), cwd=ROOT, check=True, timeout=budget
+    )
+    return json.loads(out_path.read_text())
+
+
+def base_config(opts: Options, rooms: int, participants: int) -> dict[str, Any]:
+    return {
+        "participants": participants,
+        "rates": opts.rates,
+        "step_seconds": opts.step_seconds,
+        "drain_seconds": opts.drain_seconds,
+        "message_bytes": 100,
+        "p99_stop_ms": 100,
+        "storm": opts.storm,
+        "warmup_fps": min(opts.rates),
+        "warmup_seconds": 1 if opts.smoke else 3,
+        "connect_concurrency": 100,
+    }
+
+
+def run_floor(opts: Options, rooms: int, participants: int, work: Path) -> dict[str, Any]:
+    port = free_port()
+    command = [sys.executable, "-m", "bench.floor", "--port", str(port)]
+    with process(pinned(command, opts.server_core, opts.pin), log=work / "floor.log") as proc:
+        wait_for_port(port, proc)
+        config = base_config(opts, rooms, participants)
+        config.update(
+            stack="floor",
+            url_base=f"ws://127.0.0.1:{port}",
+            origin=f"http://127.0.0.1:{port}",
+            rooms=[{"path": f"/room/r{r}/"} for r in range(rooms)],
+            server_pids=[server_pid(proc)],
+        )
+        return run_generator(opts, config, work, "floor")
+
+
+def daphne(port: int, app: str) -> list[str]:
+    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "0", app]
+
+
+def run_channels(
+    opts: Options, layer: str, rooms: int, participants: int, work: Path
+) -> dict[str, Any]:
+    with redis(opts, work) as (redis_url, redis_pids):
+        port = free_port()
+        env = {**os.environ, "BENCH_REDIS_URL": redis_url, "BENCH_CHAT_LAYER": layer}
+        command = pinned(daphne(port, "bench.chat:application"), opts.server_core, opts.pin)
+        with process(command, env=env, log=work / f"channels-{layer}.log") as proc:
+            wait_for_port(port, proc)
+            config = base_config(opts, rooms, participants)
+            config.update(
+                stack=f"channels-{layer}",
+                url_base=f"ws://127.0.0.1:{port}",
+                origin=f"http://127.0.0.1:{port}",
+                rooms=[{"path": f"/room/r{r}/"} for r in range(rooms)],
+                server_pids=[server_pid(proc)],
+                aux_pids=redis_pids,
+            )
+            return run_generator(opts, config, work, f"channels-{layer}")
+
+
+def run_vioip(opts: Options, rooms: int, participants: int, work: Path) -> dict[str, Any]:
+    with redis(opts, work) as (redis_url, redis_pids):
+        env = vioip_env(opts, redis_url, work)
+        plan_path = work / "vioip-plan.json"
+        setup = [sys.executable, "-m", "bench.vioip_setup", "--rooms", str(rooms)]
+        setup += ["--participants", str(participants), "--tickets", "3", "--out", str(plan_path)]
+        subprocess.run(setup, cwd=ROOT, env=env, check=True, timeout=600)
+        plan = json.loads(plan_path.read_text())
+        port = free_port()
+        command = pinned(daphne(port, "vioip.asgi:application"), opts.server_core, opts.pin)
+        with process(command, env=env, log=work / "vioip.log") as proc:
+            wait_for_port(port, proc)
+            config = base_config(opts, rooms, participants)
+            config.update(
+                stack="vioip",
+                url_base=f"ws://127.0.0.1:{port}",
+                origin=f"http://127.0.0.1:{port}",
+                rooms=plan["rooms"],
+                server_pids=[server_pid(proc)],
+                aux_pids=redis_pids,
+            )
+            if opts.rest_rate:
+                config["rest"] = {
+                    "url": f"http://127.0.0.1:{port}/api/me/sessions/",
+                    "token": plan["rest_token"],
+                    "rate": opts.rest_rate,
+                    "at_fps": opts.rest_at_fps,
+                }
+            return run_generator(opts, config, work, "vioip")
+
+
+def vioip_available(opts: Options) -> str | None:
+    """Why vioip cannot be measured here, or None."""
+    if not (opts.database_url or "").startswith(("postgres://", "postgresql://")):
+        return "DATABASE_URL is not PostgreSQL"
+    try:
+        import importlib.util
+
+        if importlib.util.find_spec("sessions_app.rooms.consumers") is None:
+            return "the rooms consumer is not importable"
+    except ImportError:
+        return "the rooms consumer is not importable"
+    return None
+
+
+# Failures the channel layer and Redis client only log: count them, they lose messages.
+LOG_PATTERNS = {
+    "channel_full": "ChannelFull",
+    "over_capacity": "over capacity",
+    "too_many_connections": "Too many connections",
+    "redis_timeout": "Timeout reading",
+    "traceback": "Traceback",
+}
+
+
+def log_errors(work: Path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for log in work.glob("*.log"):
+        if log.name == "redis.log":
+            continue
+        text = log.read_text(errors="replace")
+        for name, pattern in LOG_PATTERNS.items():
+            if text.count(pattern):
+                counts[name] = counts.get(name, 0) + text.count(pattern)
+    return counts
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    versions = {}
+    for name in ("django", "channels", "daphne", "channels_redis", "redis", "websockets"):
+        with contextlib.suppress(Exception):
+            from importlib.metadata import version
+
+            versions[name] = version(name.replace("_", "-"))
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "versions": versions,
+    }
+
+
+def run(opts: Options) -> dict[str, Any]:
+    results: dict[str, Any] = {"machine": machine(), "sizes": [], "skipped": {}}
+    results["settings"] = {
+        "rates": opts.rates,
+        "step_seconds": opts.step_seconds,
+        "pinned": opts.pin,
+        "smoke": opts.smoke,
+    }
+    for rooms, participants in opts.sizes:
+        size: dict[str, Any] = {"rooms": rooms, "participants": participants, "stacks": {}}
+        for stack in opts.stacks:
+            print(f"== {rooms}x{participants} {stack}", flush=True)
+            with tempfile.TemporaryDirectory(prefix=f"bench-{stack}-") as tmp:
+                work = Path(tmp)
+                try:
+                    if stack == "floor":
+                        outcome = run_floor(opts, rooms, participants, work)
+                    elif stack.startswith("channels-"):
+                        layer = stack.removeprefix("channels-")
+                        outcome = run_channels(opts, layer, rooms, participants, work)
+                    else:
+                        why = vioip_available(opts)
+                        if why:
+                            results["skipped"][stack] = why
+                            continue
+                        outcome = run_vioip(opts, rooms, participants, work)
+                except (subprocess.SubprocessError, RuntimeError, OSError) as exc:
+                    logs = {p.name: p.read_text()[-2000:] for p in work.glob("*.log")}
+                    outcome = {"stack": stack, "failed": f"{type(exc).__name__}: {exc}"}
+                    outcome["logs"] = logs
+                outcome["server_log_errors"] = log_errors(work)
+            size["stacks"][stack] = outcome
+        results["sizes"].append(size)
+    return results
+
+
+def parse(argv: list[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--sizes", default="100x20,250x20", help="rooms x participants, comma-separated"
+    )
+    parser.add_argument(
+        "--rates",
+        default=",".join(map(str, DEFAULT_RATES)),
+        help="offered delivered frames/s per step; stops once p99 > 100 ms",
+    )
+    parser.add_argument("--stacks", default=",".join(ALL_STACKS))
+    parser.add_argument("--step-seconds", type=float, default=10)
+    parser.add_argument("--drain-seconds", type=float, default=3)
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "bench")
+    parser.add_argument("--redis-url", default=None, help="use this Redis instead of starting one")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
+    parser.add_argument("--no-storm", action="store_true")
+    parser.add_argument("--rest-rate", type=float, default=200)
+    parser.add_argument("--rest-at-fps", type=int, default=2000)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
+    args = parser.parse_args(argv)
+    sizes = [tuple(int(x) for x in s.split("x")) for s in args.sizes.split(",") if s]
+    rates = [int(x) for x in args.rates.split(",") if x]
+    opts = Options(
+        sizes=sizes,  # type: ignore[arg-type]
+        rates=rates,
+        stacks=[s for s in args.stacks.split(",") if s],
+        step_seconds=args.step_seconds,
+        drain_seconds=args.drain_seconds,
+        out_dir=args.out_dir,
+        redis_url=args.redis_url,
+        database_url=os.environ.get("DATABASE_URL"),
+        pin=not args.no_pin,
+        storm=not args.no_storm,
+        rest_rate=args.rest_rate,
+        rest_at_fps=args.rest_at_fps,
+        smoke=args.smoke,
+    )
+    if args.smoke:
+        opts.sizes, opts.rates = [(2, 5)], [100, 200]
+        opts.step_seconds, opts.drain_seconds = 1.0, 1.0
+        opts.rest_rate, opts.rest_at_fps = 20, 200
+    return opts
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse(argv)
+    opts.out_dir.mkdir(parents=True, exist_ok=True)
+    results = run(opts)
+    report.write(results, opts.out_dir)
+    failed = [
+        f"{size['rooms']}x{size['participants']} {name}"
+        for size in results["sizes"]
+        for name, outcome in size["stacks"].items()
+        if "failed" in outcome
+    ]
+    for name in failed:
+        print(f"FAILED: {name}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Prepare vioip for a room benchmark: cohorts, live sessions, enrolled patients, tickets.
+
+Runs with vioip's own settings against ``DATABASE_URL`` (migrating it first) and writes a
+JSON plan for the load generator: per room, the session id and one-time WebSocket tickets
+for each participant, and a bearer token for the REST probe. Idempotent: a second run reuses
+the cohorts, sessions and users and only mints fresh tickets.
+
+    python -m bench.vioip_setup --rooms 100 --participants 20 --tickets 2 --out plan.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vioip.settings")
+
+import django
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from groups.models import Cohort, Enrollment, Track  # noqa: E402
+from sessions_app.models import Session, SessionKind  # noqa: E402
+from sessions_app.rooms import services as room_services  # noqa: E402
+from vioip.accounts.models import Role, User  # noqa: E402
+from vioip.accounts.tokens import token_issue  # noqa: E402
+
+PREFIX = "bench"
+
+
+def _users(count: int) -> list[User]:
+    names = [f"{PREFIX}-p{i:05d}" for i in range(count)]
+    existing = {u.username: u for u in User.objects.filter(username__in=names)}
+    missing = []
+    for name in names:
+        if name not in existing:
+            user = User(username=name, role=Role.PATIENT, first_name="Bench", last_name=name[-5:])
+            user.set_unusable_password()
+            missing.append(user)
+    User.objects.bulk_create(missing, batch_size=1000)
+    by_name = {u.username: u for u in User.objects.filter(username__in=names)}
+    return [by_name[name] for name in names]
+
+
+def _room(index: int, participants: int, now: dt.datetime) -> tuple[Cohort, Session]:
+    cohort, _ = Cohort.objects.get_or_create(
+        name=f"{PREFIX} room {index:04d}",
+        defaults={
+            "track": Track.SUBSTANCE_USE,
+            "timezone": "UTC",
+            "meeting_days": [1, 2, 3, 4, 5, 6, 7],
+            "start_time": dt.time(0, 0),
+            "duration_minutes": 180,
+            "capacity": max(participants, 1),
+            "start_date": now.date() - dt.timedelta(days=1),
+            # Patients go straight in: the benchmark measures chat, not admission.
+            "waiting_room": False,
+        },
+    )
+    session = Session.objects.filter(cohort=cohort, title=f"{PREFIX} session").first()
+    starts = now - dt.timedelta(minutes=5)
+    if session is None:
+        session = Session.objects.create(
+            cohort=cohort,
+            kind=SessionKind.GROUP_THERAPY,
+            title=f"{PREFIX} session",
+            starts_at=starts,
+            ends_at=starts + dt.timedelta(hours=8),
+            waiting_room=False,
+        )
+    else:
+        # A rerun on another day: move the session to now so the room is open.
+        Session.objects.filter(pk=session.pk).update(
+            starts_at=starts, ends_at=starts + dt.timedelta(hours=8), status="scheduled"
+        )
+        session.refresh_from_db()
+    return cohort, session
+
+
+def prepare(*, rooms: int, participants: int, tickets: int) -> dict[str, Any]:
+    call_command("migrate", verbosity=0, interactive=False)
+    now = timezone.now()
+    users = _users(rooms * participants)
+    plan: dict[str, Any] = {"rooms": []}
+    with transaction.atomic():
+        for r in range(rooms):
+            cohort, session = _room(r, participants, now)
+            members = users[r * participants : (r + 1) * participants]
+            enrolled = set(
+                Enrollment.objects.filter(cohort=cohort, status="active").values_list(
+                    "patient_id", flat=True
+                )
+            )
+            Enrollment.objects.bulk_create(
+                [
+                    Enrollment(cohort=cohort, patient=u, start_date=now.date())
+                    for u in members
+                    if u.pk not in enrolled
+                ]
+            )
+            plan["rooms"].append(
+                {
+                    "session_id": session.pk,
+                    "path": f"/ws/sessions/{session.pk}/",
+                    "tickets": [
+                        [
+                            room_services.ticket_issue(user=u, session=session).raw
+                            for _ in range(tickets)
+                        ]
+                        for u in members
+                    ],
+                }
+            )
+        plan["rest_token"] = token_issue(user=users[0]).raw
+    return plan
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rooms", type=int, required=True)
+    parser.add_argument("--participants", type=int, required=True)
+    parser.add_argument("--tickets", type=int, default=2)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    result = prepare(rooms=args.rooms, participants=args.participants, tickets=args.tickets)
+    args.out.write_text(json.dumps(result))
