@@ -1,0 +1,619 @@
+"""Attendance reports: measured presence, clinicians' adjustments and planned absences,
+summed per patient, per day and per week against the cohort's minimums.
+
+Rules every report shares:
+
+- A session belongs to the day it *starts* on in the cohort's time zone, whole, even
+  when it runs past midnight (a billing day is the day the service began).
+- Weeks are ISO weeks (Monday to Sunday) in the cohort's time zone; a week across a
+  daylight-saving change is 167 or 169 hours long, and sessions are placed by their
+  local start, so nothing is lost or counted twice.
+- Measured minutes are admitted room time (``rooms.AttendanceSegment``) within the
+  scheduled start and end; an open segment counts up to now. Adjustments are added on
+  top, and a session never counts for more than its scheduled length.
+- A make-up session (``Session.makeup_for``) counts toward the week it is held in.
+- Cancelled sessions are not expected of anyone.
+
+Each report loads its rows in a fixed number of queries, whatever the number of
+patients and weeks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db.models import Q
+from django.http import Http404
+from django.utils import timezone
+from rest_framework.exceptions import PermissionDenied
+
+from groups.models import Cohort, Enrollment, EnrollmentStatus, Population, Track
+from groups.selectors import cohort_get_for_user, is_cohort_clinician, is_cohort_staff
+from sessions_app.attendance.models import AttendanceAdjustment, PlannedAbsence
+from sessions_app.models import PATIENT_KINDS, Session, SessionKind, SessionStatus
+from sessions_app.rooms.models import AttendanceSegment
+from vioip.accounts.models import Role, User
+
+ADULT_WEEKLY_MINUTES = 9 * 60
+ADOLESCENT_WEEKLY_MINUTES = 6 * 60
+DEFAULT_DAILY_MINUTES = 180
+DAY_RULE = (
+    "A session counts, whole, on the day it starts in the cohort's time zone; weeks are "
+    "ISO weeks (Monday-Sunday) in that zone."
+)
+
+
+class AttendanceStatus:
+    ATTENDED = "attended"
+    ABSENT = "absent"
+    EXCUSED = "excused"
+    IN_PROGRESS = "in_progress"
+    UPCOMING = "upcoming"
+
+    values = (ATTENDED, ABSENT, EXCUSED, IN_PROGRESS, UPCOMING)
+
+
+# --- Policy --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Policy:
+    weekly_minimum_minutes: int
+    daily_minimum_minutes: int
+    billing_code: str
+
+
+def cohort_policy(cohort: Cohort) -> Policy:
+    """The cohort's thresholds and billing code, with the program defaults: ASAM 2.1's
+    9 h a week for adults and 6 h for adolescents, 3 h a day, H0015 for substance use
+    (dual diagnosis included) and S9480 for mental health."""
+    weekly = cohort.weekly_minimum_minutes
+    if weekly is None:
+        weekly = (
+            ADOLESCENT_WEEKLY_MINUTES
+            if cohort.population == Population.ADOLESCENT
+            else ADULT_WEEKLY_MINUTES
+        )
+    code = cohort.billing_code or ("S9480" if cohort.track == Track.MENTAL_HEALTH else "H0015")
+    return Policy(
+        weekly_minimum_minutes=weekly,
+        daily_minimum_minutes=cohort.daily_minimum_minutes or DEFAULT_DAILY_MINUTES,
+        billing_code=code,
+    )
+
+
+# --- Time ----------------------------------------------------------------------------------
+
+
+def cohort_zone(cohort: Cohort) -> ZoneInfo:
+    return ZoneInfo(cohort.timezone)
+
+
+def local_midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0), tzinfo=zone)
+
+
+def week_monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def parse_week(value: str | None, *, zone: dt.tzinfo) -> dt.date:
+    """The Monday of ISO week ``YYYY-Www`` (the current week in ``zone`` when empty).
+    Raises ValueError on anything else."""
+    if not value:
+        return week_monday(timezone.now().astimezone(zone).date())
+    year, sep, week = value.partition("-W")
+    if not sep or len(year) != 4 or not year.isdigit() or len(week) != 2 or not week.isdigit():
+        raise ValueError(value)
+    return dt.date.fromisocalendar(int(year), int(week), 1)
+
+
+def week_label(monday: dt.date) -> str:
+    year, week, _ = monday.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+# --- Access --------------------------------------------------------------------------------
+
+
+def cohort_for_attendance(*, user: Any, cohort_id: Any) -> Cohort:
+    """The cohort if ``user`` may read its attendance: its care team and admins. 404 for a
+    cohort the caller cannot see, 403 for a patient of the cohort."""
+    cohort = cohort_get_for_user(user=user, cohort_id=cohort_id)
+    if user.role != Role.ADMIN and not is_cohort_staff(user=user, cohort_id=cohort.pk):
+        raise PermissionDenied("Only the cohort's care team and admins can read attendance.")
+    return cohort
+
+
+def cohort_for_billing(*, user: Any, cohort_id: Any) -> Cohort:
+    """The cohort if ``user`` may export billing days and discharge summaries: admins and
+    the cohort's clinicians. 404 for a cohort the caller cannot see, 403 otherwise."""
+    cohort = cohort_get_for_user(user=user, cohort_id=cohort_id)
+    if user.role != Role.ADMIN and not is_cohort_clinician(user=user, cohort_id=cohort.pk):
+        raise PermissionDenied("Only admins and the cohort's clinicians can do this.")
+    return cohort
+
+
+def enrollment_get(*, cohort: Cohort, enrollment_id: Any) -> Enrollment:
+    enrollment = (
+        Enrollment.objects.select_related("patient").filter(cohort=cohort, pk=enrollment_id).first()
+    )
+    if enrollment is None:
+        raise Http404
+    return enrollment
+
+
+# --- The ledger ----------------------------------------------------------------------------
+
+
+@dataclass
+class Entry:
+    """One expected session of one patient."""
+
+    session_id: int
+    kind: str
+    title: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    date: dt.date
+    makeup_for: int | None
+    measured_minutes: int
+    adjustment_minutes: int
+    minutes: int
+    status: str
+
+
+@dataclass
+class Day:
+    date: dt.date
+    entries: list[Entry] = field(default_factory=list)
+
+    @property
+    def minutes(self) -> int:
+        return sum(e.minutes for e in self.entries)
+
+    @property
+    def measured_minutes(self) -> int:
+        return sum(e.measured_minutes for e in self.entries)
+
+    @property
+    def adjustment_minutes(self) -> int:
+        return sum(e.adjustment_minutes for e in self.entries)
+
+    @property
+    def attended(self) -> bool:
+        return self.minutes > 0
+
+    def sessions_attended_by_kind(self) -> dict[str, int]:
+        counts = dict.fromkeys(SessionKind.values, 0)
+        for entry in self.entries:
+            if entry.minutes > 0:
+                counts[entry.kind] += 1
+        return counts
+
+
+@dataclass
+class PatientLedger:
+    patient: User
+    enrollment: Enrollment
+    entries: list[Entry] = field(default_factory=list)
+
+    def days(self, start: dt.date, end: dt.date) -> list[Day]:
+        """Days from ``start`` to ``end`` (inclusive) that have an expected session."""
+        by_date: dict[dt.date, Day] = {}
+        for entry in self.entries:
+            if start <= entry.date <= end:
+                by_date.setdefault(entry.date, Day(entry.date)).entries.append(entry)
+        return [by_date[d] for d in sorted(by_date)]
+
+    def consecutive_absences(self, until: dt.date) -> int:
+        """Unexcused missed sessions in a row, counted back from ``until``. Excused
+        sessions neither break nor extend the run."""
+        run = 0
+        for entry in reversed(self.entries):
+            if entry.date > until or entry.status in (
+                AttendanceStatus.UPCOMING,
+                AttendanceStatus.IN_PROGRESS,
+                AttendanceStatus.EXCUSED,
+            ):
+                continue
+            if entry.status != AttendanceStatus.ABSENT:
+                break
+            run += 1
+        return run
+
+
+def _expected(session: Session, patient_id: int) -> bool:
+    return session.kind not in PATIENT_KINDS or session.patient_id == patient_id
+
+
+def _enrolled_on(enrollment: Enrollment, day: dt.date) -> bool:
+    if day < enrollment.start_date:
+        return False
+    return enrollment.discharged_on is None or day <= enrollment.discharged_on
+
+
+def _status(*, session: Session, minutes: int, excused: bool, now: dt.datetime) -> str:
+    if minutes > 0:
+        return AttendanceStatus.ATTENDED
+    if excused:
+        return AttendanceStatus.EXCUSED
+    if session.starts_at > now:
+        return AttendanceStatus.UPCOMING
+    if session.ends_at > now and session.status != SessionStatus.ENDED:
+        return AttendanceStatus.IN_PROGRESS
+    return AttendanceStatus.ABSENT
+
+
+def ledgers(
+    *,
+    cohort: Cohort,
+    first_day: dt.date,
+    last_day: dt.date,
+    patient_ids: list[int] | None = None,
+    now: dt.datetime | None = None,
+) -> list[PatientLedger]:
+    """Every patient enrolled in ``cohort`` at some point from ``first_day`` to
+    ``last_day`` (local dates, inclusive), with their expected sessions of those days.
+    Five queries in all."""
+    now = now or timezone.now()
+    zone = cohort_zone(cohort)
+    start = local_midnight(first_day, zone)
+    end = local_midnight(last_day + dt.timedelta(days=1), zone)
+
+    enrollments = (
+        Enrollment.objects.filter(cohort=cohort, start_date__lte=last_day)
+        .filter(Q(discharged_on__isnull=True) | Q(discharged_on__gte=first_day))
+        .select_related("patient")
+        .order_by("patient__last_name", "patient__first_name", "patient_id", "start_date")
+    )
+    if patient_ids is not None:
+        enrollments = enrollments.filter(patient_id__in=patient_ids)
+    by_patient: dict[int, list[Enrollment]] = {}
+    for enrollment in enrollments:
+        by_patient.setdefault(enrollment.patient_id, []).append(enrollment)
+    if not by_patient:
+        return []
+    ids = list(by_patient)
+
+    sessions = list(
+        Session.objects.filter(cohort=cohort, starts_at__gte=start, starts_at__lt=end)
+        .exclude(status=SessionStatus.CANCELLED)
+        .order_by("starts_at", "id")
+    )
+    session_ids = [s.pk for s in sessions]
+    seconds: dict[tuple[int, int], float] = defaultdict(float)
+    adjusted: dict[tuple[int, int], int] = defaultdict(int)
+    excused: set[tuple[int, int]] = set()
+    if session_ids:
+        by_id = {s.pk: s for s in sessions}
+        for seg in AttendanceSegment.objects.filter(
+            session_id__in=session_ids, user_id__in=ids
+        ).only("session_id", "user_id", "joined_at", "left_at"):
+            session = by_id[seg.session_id]
+            begin = max(seg.joined_at, session.starts_at)
+            finish = min(seg.left_at or now, session.ends_at, now)
+            seconds[(seg.session_id, seg.user_id)] += max(0.0, (finish - begin).total_seconds())
+        for adj in AttendanceAdjustment.objects.filter(
+            session_id__in=session_ids, patient_id__in=ids
+        ).only("session_id", "patient_id", "minutes"):
+            adjusted[(adj.session_id, adj.patient_id)] += adj.minutes
+        excused = set(
+            PlannedAbsence.objects.filter(
+                session_id__in=session_ids, patient_id__in=ids
+            ).values_list("session_id", "patient_id")
+        )
+
+    result = []
+    for patient_id, own_enrollments in by_patient.items():
+        ledger = PatientLedger(patient=own_enrollments[0].patient, enrollment=own_enrollments[-1])
+        for session in sessions:
+            day = session.starts_at.astimezone(zone).date()
+            if not _expected(session, patient_id) or not any(
+                _enrolled_on(e, day) for e in own_enrollments
+            ):
+                continue
+            key = (session.pk, patient_id)
+            measured = int(seconds.get(key, 0.0) // 60)
+            adjustment = adjusted.get(key, 0)
+            scheduled = int((session.ends_at - session.starts_at).total_seconds() // 60)
+            minutes = min(measured + adjustment, scheduled)
+            ledger.entries.append(
+                Entry(
+                    session_id=session.pk,
+                    kind=session.kind,
+                    title=session.title,
+                    starts_at=session.starts_at,
+                    ends_at=session.ends_at,
+                    date=day,
+                    makeup_for=session.makeup_for_id,
+                    measured_minutes=measured,
+                    adjustment_minutes=adjustment,
+                    minutes=minutes,
+                    status=_status(
+                        session=session, minutes=minutes, excused=key in excused, now=now
+                    ),
+                )
+            )
+        result.append(ledger)
+    return result
+
+
+# --- Reports -------------------------------------------------------------------------------
+
+
+def _entry_record(entry: Entry) -> dict[str, Any]:
+    return {
+        "session_id": entry.session_id,
+        "kind": entry.kind,
+        "title": entry.title,
+        "starts_at": entry.starts_at,
+        "ends_at": entry.ends_at,
+        "makeup_for": entry.makeup_for,
+        "status": entry.status,
+        "measured_minutes": entry.measured_minutes,
+        "adjustment_minutes": entry.adjustment_minutes,
+        "minutes": entry.minutes,
+    }
+
+
+def _day_record(day: Day, policy: Policy) -> dict[str, Any]:
+    return {
+        "date": day.date,
+        "minutes": day.minutes,
+        "measured_minutes": day.measured_minutes,
+        "adjustment_minutes": day.adjustment_minutes,
+        "attended": day.attended,
+        "below_daily_minimum": day.attended and day.minutes < policy.daily_minimum_minutes,
+        "sessions": [_entry_record(e) for e in day.entries],
+    }
+
+
+def _cohort_record(cohort: Cohort, policy: Policy) -> dict[str, Any]:
+    return {
+        "id": cohort.pk,
+        "name": cohort.name,
+        "track": cohort.track,
+        "population": cohort.population,
+        "timezone": cohort.timezone,
+        "billing_code": policy.billing_code,
+        "weekly_minimum_minutes": policy.weekly_minimum_minutes,
+        "daily_minimum_minutes": policy.daily_minimum_minutes,
+    }
+
+
+def _week_totals(ledger: PatientLedger, monday: dt.date, policy: Policy) -> dict[str, Any]:
+    sunday = monday + dt.timedelta(days=6)
+    days = ledger.days(monday, sunday)
+    minutes = sum(d.minutes for d in days)
+    attended = [d for d in days if d.attended]
+    statuses = [e.status for d in days for e in d.entries]
+    return {
+        "days": days,
+        "total_minutes": minutes,
+        "total_hours": round(minutes / 60, 2),
+        "measured_minutes": sum(d.measured_minutes for d in days),
+        "adjustment_minutes": sum(d.adjustment_minutes for d in days),
+        "days_attended": len(attended),
+        "days_meeting_daily_minimum": sum(
+            1 for d in attended if d.minutes >= policy.daily_minimum_minutes
+        ),
+        "sessions_attended": statuses.count(AttendanceStatus.ATTENDED),
+        "sessions_absent": statuses.count(AttendanceStatus.ABSENT),
+        "sessions_excused": statuses.count(AttendanceStatus.EXCUSED),
+        "sessions_remaining": statuses.count(AttendanceStatus.UPCOMING)
+        + statuses.count(AttendanceStatus.IN_PROGRESS),
+        "below_weekly_minimum": minutes < policy.weekly_minimum_minutes,
+        "minutes_to_minimum": max(0, policy.weekly_minimum_minutes - minutes),
+    }
+
+
+def cohort_week_report(
+    *, cohort: Cohort, monday: dt.date, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Per patient, per day and for the week. Consecutive absences look back to the start
+    of the patient's enrollment, not only this week."""
+    policy = cohort_policy(cohort)
+    sunday = monday + dt.timedelta(days=6)
+    first = (
+        Enrollment.objects.filter(cohort=cohort, start_date__lte=sunday)
+        .order_by("start_date")
+        .values_list("start_date", flat=True)
+        .first()
+    )
+    patients = []
+    first_day = min(first or monday, monday)
+    for ledger in ledgers(cohort=cohort, first_day=first_day, last_day=sunday, now=now):
+        totals = _week_totals(ledger, monday, policy)
+        if not any(_enrolled_on(ledger.enrollment, monday + dt.timedelta(d)) for d in range(7)):
+            continue
+        days = totals.pop("days")
+        patients.append(
+            {
+                "patient": {"id": ledger.patient.pk, "display_name": ledger.patient.display_name},
+                "enrollment_id": ledger.enrollment.pk,
+                **totals,
+                "consecutive_absences": ledger.consecutive_absences(sunday),
+                "days": [_day_record(d, policy) for d in days],
+            }
+        )
+    return {
+        "cohort": _cohort_record(cohort, policy),
+        "week": week_label(monday),
+        "start": monday,
+        "end": sunday,
+        "day_rule": DAY_RULE,
+        "patients": patients,
+    }
+
+
+BILLING_COLUMNS = [
+    "date",
+    "patient_id",
+    "cohort_id",
+    "cohort",
+    "track",
+    "minutes",
+    "measured_minutes",
+    "adjustment_minutes",
+    "sessions",
+    *(f"sessions_{kind}" for kind in SessionKind.values),
+    "billing_code",
+    "meets_daily_minimum",
+]
+
+
+def billing_days(
+    *, cohort: Cohort, first_day: dt.date, last_day: dt.date, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """One row per patient per day attended, in date then patient order."""
+    policy = cohort_policy(cohort)
+    rows = []
+    for ledger in ledgers(cohort=cohort, first_day=first_day, last_day=last_day, now=now):
+        for day in ledger.days(first_day, last_day):
+            if not day.attended:
+                continue
+            by_kind = day.sessions_attended_by_kind()
+            rows.append(
+                {
+                    "date": day.date,
+                    "patient_id": ledger.patient.pk,
+                    "cohort_id": cohort.pk,
+                    "cohort": cohort.name,
+                    "track": cohort.track,
+                    "minutes": day.minutes,
+                    "measured_minutes": day.measured_minutes,
+                    "adjustment_minutes": day.adjustment_minutes,
+                    "sessions": sum(by_kind.values()),
+                    **{f"sessions_{kind}": n for kind, n in by_kind.items()},
+                    "billing_code": policy.billing_code,
+                    "meets_daily_minimum": day.minutes >= policy.daily_minimum_minutes,
+                }
+            )
+    rows.sort(key=lambda r: (r["date"], r["patient_id"]))
+    return {
+        "cohort": _cohort_record(cohort, policy),
+        "from": first_day,
+        "to": last_day,
+        "day_rule": DAY_RULE,
+        "columns": BILLING_COLUMNS,
+        "rows": rows,
+    }
+
+
+def my_week(*, user: Any, monday: dt.date | None, now: dt.datetime | None = None) -> list[Any]:
+    """The patient's own week in each cohort they are actively enrolled in: hours against
+    the minimum and what is left to attend."""
+    result = []
+    cohorts = Cohort.objects.filter(
+        enrollments__patient_id=user.pk, enrollments__status=EnrollmentStatus.ACTIVE
+    ).distinct()
+    for cohort in cohorts:
+        policy = cohort_policy(cohort)
+        start = monday or parse_week(None, zone=cohort_zone(cohort))
+        sunday = start + dt.timedelta(days=6)
+        found = ledgers(
+            cohort=cohort, first_day=start, last_day=sunday, patient_ids=[user.pk], now=now
+        )
+        if not found:
+            continue
+        totals = _week_totals(found[0], start, policy)
+        days = totals.pop("days")
+        result.append(
+            {
+                "cohort": {"id": cohort.pk, "name": cohort.name, "timezone": cohort.timezone},
+                "week": week_label(start),
+                "start": start,
+                "end": sunday,
+                "weekly_minimum_minutes": policy.weekly_minimum_minutes,
+                **totals,
+                "sessions": [_entry_record(e) for d in days for e in d.entries],
+            }
+        )
+    return result
+
+
+def discharge_summary(
+    *, enrollment: Enrollment, include_aftercare_notes: bool, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Dates, sessions attended and missed, hours per week and in all, screening
+    compliance counts (never results), discharge reason and aftercare plan."""
+    now = now or timezone.now()
+    cohort = enrollment.cohort
+    policy = cohort_policy(cohort)
+    zone = cohort_zone(cohort)
+    last_day = enrollment.discharged_on or now.astimezone(zone).date()
+    found = ledgers(
+        cohort=cohort,
+        first_day=enrollment.start_date,
+        last_day=max(last_day, enrollment.start_date),
+        patient_ids=[enrollment.patient_id],
+        now=now,
+    )
+    entries = found[0].entries if found else []
+    statuses = [e.status for e in entries]
+    minutes = sum(e.minutes for e in entries)
+    weeks = []
+    monday = week_monday(enrollment.start_date)
+    while monday <= last_day:
+        week_minutes = sum(
+            e.minutes for e in entries if monday <= e.date < monday + dt.timedelta(days=7)
+        )
+        weeks.append(
+            {
+                "week": week_label(monday),
+                "minutes": week_minutes,
+                "hours": round(week_minutes / 60, 2),
+                "met_weekly_minimum": week_minutes >= policy.weekly_minimum_minutes,
+            }
+        )
+        monday += dt.timedelta(days=7)
+    return {
+        "enrollment_id": enrollment.pk,
+        "patient": {"id": enrollment.patient_id, "display_name": enrollment.patient.display_name},
+        "cohort": _cohort_record(cohort, policy),
+        "start_date": enrollment.start_date,
+        "planned_end_date": enrollment.planned_end_date,
+        "discharged_on": enrollment.discharged_on,
+        "status": enrollment.status,
+        "sessions_expected": len(
+            [
+                s
+                for s in statuses
+                if s not in (AttendanceStatus.UPCOMING, AttendanceStatus.IN_PROGRESS)
+            ]
+        ),
+        "sessions_attended": statuses.count(AttendanceStatus.ATTENDED),
+        "sessions_missed": statuses.count(AttendanceStatus.ABSENT),
+        "sessions_excused": statuses.count(AttendanceStatus.EXCUSED),
+        "total_minutes": minutes,
+        "total_hours": round(minutes / 60, 2),
+        "adjustment_minutes": sum(e.adjustment_minutes for e in entries),
+        "weeks": weeks,
+        "screening_compliance": screening_compliance(enrollment=enrollment, last_day=last_day),
+        "discharge_reason": enrollment.discharge_reason or None,
+        "aftercare": {
+            "level": enrollment.aftercare_level or None,
+            "notes": enrollment.aftercare_notes if include_aftercare_notes else None,
+        },
+    }
+
+
+def screening_compliance(*, enrollment: Enrollment, last_day: dt.date) -> dict[str, Any] | None:
+    """Counts only, from the screening app; None while that app does not offer them."""
+    try:
+        from screening.selectors import screening_compliance_counts
+    except ImportError:
+        return None
+    counts = screening_compliance_counts(
+        patient_id=enrollment.patient_id,
+        cohort_id=enrollment.cohort_id,
+        start=enrollment.start_date,
+        end=last_day,
+    )
+    # Only counts leave this report, whatever the screening app adds later.
+    return {k: counts.get(k) for k in ("due", "taken", "missed")}
