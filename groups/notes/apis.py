@@ -323,8 +323,12 @@ def _session_for(*, user: Any, session_id: int | None, field: str = "session") -
         raise ValidationError({field: ["No session you can see has this id."]}) from None
 
 
-def _detail_response(request: Request, note_id: Any, code: int = status.HTTP_200_OK) -> Response:
-    view = selectors.note_get_for_user(user=request.user, note_id=note_id, request=request._request)
+def _detail_response(
+    request: Request, note_id: Any, code: int = status.HTTP_200_OK, *, after_write: bool = True
+) -> Response:
+    view = selectors.note_get_for_user(
+        user=request.user, note_id=note_id, request=request._request, after_write=after_write
+    )
     return Response(NoteOutputSerializer(note_payload(view)).data, status=code)
 
 
@@ -408,7 +412,7 @@ class NoteListCreateApi(_NoteApi):
 class NoteDetailApi(_NoteApi):
     @extend_schema(responses={200: NoteOutputSerializer})
     def get(self, request: Request, note_id: int) -> Response:
-        return _detail_response(request, note_id)
+        return _detail_response(request, note_id, after_write=False)
 
     @extend_schema(request=NoteUpdateSerializer, responses={200: NoteOutputSerializer})
     def patch(self, request: Request, note_id: int) -> Response:

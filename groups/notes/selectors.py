@@ -183,9 +183,10 @@ def notes_visible_to(*, user: Any, filters: NoteFilters | None = None) -> QueryS
 
 
 def note_views_for(
-    *, user: Any, notes: list[Note], request: HttpRequest | None, via: str = "list"
+    *, user: Any, notes: list[Note], request: HttpRequest | None, via: str | None = "list"
 ) -> list[NoteView]:
-    """Views of notes already limited by ``notes_visible_to``; each one read is audited."""
+    """Views of notes already limited by ``notes_visible_to``; each one read is audited
+    (``via=None``: the note is shown back after a write whose own event covers it)."""
     if not notes:
         return []
     ids = [n.pk for n in notes]
@@ -195,7 +196,8 @@ def note_views_for(
     views = []
     for note_id in ids:
         view = _view(loaded[note_id], user=user, care_ids=care_ids, grants=grants)
-        _audit_read(view, user=user, request=request, via=via)
+        if via is not None:
+            _audit_read(view, user=user, request=request, via=via)
         views.append(view)
     return views
 
@@ -223,9 +225,16 @@ def note_access_denied(
     _deny(user=user, note_id=note_id, request=request, action=action)
 
 
-def note_get_for_user(*, user: Any, note_id: Any, request: HttpRequest | None = None) -> NoteView:
-    """The note as ``user`` may read it, audited as a read; Http404 (audited as denied) for
-    a missing note and a forbidden one alike."""
+def note_get_for_user(
+    *,
+    user: Any,
+    note_id: Any,
+    request: HttpRequest | None = None,
+    after_write: bool = False,
+) -> NoteView:
+    """The note as ``user`` may read it, audited as a read (unless shown back right after a
+    write, which has its own event); Http404 (audited as denied) for a missing note and a
+    forbidden one alike."""
     try:
         pk = int(note_id)
     except (TypeError, ValueError):
@@ -233,7 +242,9 @@ def note_get_for_user(*, user: Any, note_id: Any, request: HttpRequest | None = 
     if not notes_visible_to(user=user).filter(pk=pk).exists():
         _deny(user=user, note_id=pk, request=request, action="read")
         raise Http404
-    views = note_views_for(user=user, notes=[Note(pk=pk)], request=request, via="detail")
+    views = note_views_for(
+        user=user, notes=[Note(pk=pk)], request=request, via=None if after_write else "detail"
+    )
     return views[0]
 
 
