@@ -20,11 +20,13 @@ class DateOrDateTimeField(forms.Field):
     def to_python(self, value: Any) -> dt.date | dt.datetime | None:
         if value in (None, ""):
             return None
+        moment = day = None
         try:
-            moment = parse_datetime(value)
-            day = None if moment else parse_date(value)
+            # parse_datetime also reads a bare date (as midnight): try the date first.
+            day = parse_date(value)
+            moment = None if day else parse_datetime(value)
         except ValueError:
-            moment = day = None
+            pass
         if moment is not None:
             return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
         if day is not None:
