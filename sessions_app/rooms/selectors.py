@@ -20,7 +20,7 @@ from sessions_app.rooms.models import (
     ParticipantState,
     Room,
 )
-from vioip.accounts.models import User
+from vioip.accounts.models import Role, User
 
 HISTORY_LIMIT = 500
 STATE_MESSAGES = 50
@@ -157,15 +157,10 @@ def attendance_for_session(*, session: Session, now: dt.datetime | None = None) 
     segments: dict[int, list[AttendanceSegment]] = {}
     for segment in segments_for_session(session=session):
         segments.setdefault(segment.user_id, []).append(segment)
-    staff_ids = set(
-        Participant.objects.filter(session=session, is_staff=True).values_list("user_id", flat=True)
-    )
-    patient_ids = list(
-        dict.fromkeys(
-            [*expected_patient_ids(session=session), *(u for u in segments if u not in staff_ids)]
-        )
-    )
-    users = User.objects.in_bulk(patient_ids)
+    candidates = list(dict.fromkeys([*expected_patient_ids(session=session), *segments]))
+    users = User.objects.in_bulk(candidates)
+    # Staff attend too, but attendance is reported for patients.
+    patient_ids = [u for u in candidates if u in users and users[u].role == Role.PATIENT]
     late_after = session.starts_at + dt.timedelta(minutes=settings.ATTENDANCE_LATE_MINUTES)
     early_before = session.ends_at - dt.timedelta(minutes=settings.ATTENDANCE_LEFT_EARLY_MINUTES)
     rows = []

@@ -119,3 +119,16 @@ async def test_participant_state_is_kept_in_the_database(join: Any, cast: Any, o
     await patient.close()
     row = await sync_to_async(Participant.objects.get)(user=cast.patient)
     assert row.online is False
+
+
+async def test_room_stretches_show_in_the_attendance_report(
+    join: Any, cast: Any, open_session: Any, client_for: Any
+):
+    patient, _ = await join(cast.patient, open_session)
+    url = f"/api/sessions/{open_session.pk}/attendance/"
+    report = await sync_to_async(lambda: client_for(cast.facilitator).get(url).json())()
+    (row,) = report
+    assert (row["user_id"], row["in_room"], row["status"]) == (cast.patient.pk, True, "present")
+    await patient.close()
+    report = await sync_to_async(lambda: client_for(cast.facilitator).get(url).json())()
+    assert report[0]["in_room"] is False and report[0]["last_leave"] is not None

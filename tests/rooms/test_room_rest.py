@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from sessions_app.rooms.models import AttendanceSegment, ChatMessage
+from tests.factories import EnrollmentFactory, SessionFactory, UserFactory
+from vioip.audit.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def _messages(session: Any, sender: Any, count: int) -> None:
+    now = timezone.now()
+    ChatMessage.objects.bulk_create(
+        ChatMessage(
+            session=session,
+            seq=n,
+            sender=sender,
+            client_id=uuid.uuid4(),
+            text=f"message {n}",
+            sent_at=now,
+            deleted=n == 2,
+        )
+        for n in range(1, count + 1)
+    )
+
+
+def test_staff_read_the_transcript_after_a_seq_paginated(
+    client_for: Any, cast: Any, live_session: Any
+):
+    _messages(live_session, cast.patient, 5)
+    client = client_for(cast.clinician)
+    response = client.get(f"/api/sessions/{live_session.pk}/messages/?after_seq=1&page_size=2")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 4
+    assert [m["seq"] for m in body["results"]] == [2, 3]
+    # Staff see a deleted message's text and that it was deleted.
+    assert body["results"][0]["deleted"] is True
+    assert body["results"][0]["text"] == "message 2"
+    assert body["results"][1]["sender"]["display_name"] == "Alex R."
+    assert AuditEvent.objects.filter(action="read", object_type="chat_transcript").exists()
+
+
+def test_patients_and_admins_cannot_list_messages(client_for: Any, cast: Any, live_session: Any):
+    _messages(live_session, cast.patient, 1)
+    for user in (cast.patient, cast.admin):
+        response = client_for(user).get(f"/api/sessions/{live_session.pk}/messages/")
+        assert response.status_code == 403, user.username
+        assert "message 1" not in response.content.decode()
+    for user in (cast.outsider, cast.other_clinician, cast.other_patient):
+        response = client_for(user).get(f"/api/sessions/{live_session.pk}/messages/")
+        assert response.status_code == 404, user.username
+    assert (
+        client_for(cast.auditor).get(f"/api/sessions/{live_session.pk}/messages/").status_code
+        == 403
+    )
+
+
+def test_bad_after_seq_is_a_field_error(client_for: Any, cast: Any, live_session: Any):
+    response = client_for(cast.facilitator).get(
+        f"/api/sessions/{live_session.pk}/messages/?after_seq=x"
+    )
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"after_seq": ["A whole number ≥ 0."]}
+
+
+@pytest.fixture
+def finished_session(cast: Any) -> Any:
+    start = timezone.now() - dt.timedelta(hours=4)
+    return SessionFactory(
+        cohort=cast.cohort, starts_at=start, ends_at=start + dt.timedelta(hours=3)
+    )
+
+
+def _patient(cast: Any, username: str) -> Any:
+    user = UserFactory(username=username, role="patient", first_name=username.title())
+    EnrollmentFactory(
+        cohort=cast.cohort, patient=user, start_date=timezone.localdate() - dt.timedelta(days=30)
+    )
+    return user
+
+
+def _segment(session: Any, user: Any, start_min: int, end_min: int | None) -> None:
+    AttendanceSegment.objects.create(
+        session=session,
+        user=user,
+        joined_at=session.starts_at + dt.timedelta(minutes=start_min),
+        left_at=None if end_min is None else session.starts_at + dt.timedelta(minutes=end_min),
+    )
+
+
+def test_attendance_lists_every_expected_patient_with_a_status(
+    client_for: Any, cast: Any, finished_session: Any
+):
+    late, early, absent = _patient(cast, "late"), _patient(cast, "early"), _patient(cast, "absent")
+    # Alex: two stretches merged into 170 minutes, on time.
+    _segment(finished_session, cast.patient, -5, 60)
+    _segment(finished_session, cast.patient, 70, 180)
+    _segment(finished_session, late, 11, 180)
+    _segment(finished_session, early, 0, 164)
+    _segment(finished_session, cast.facilitator, 0, 180)  # staff are not listed
+    response = client_for(cast.facilitator).get(f"/api/sessions/{finished_session.pk}/attendance/")
+    assert response.status_code == 200
+    rows = {row["user_id"]: row for row in response.json()}
+    assert set(rows) == {cast.patient.pk, late.pk, early.pk, absent.pk}
+    assert rows[cast.patient.pk]["status"] == "present"
+    assert rows[cast.patient.pk]["minutes_attended"] == 170
+    assert rows[late.pk]["status"] == "late" and rows[late.pk]["minutes_attended"] == 169
+    assert rows[early.pk]["status"] == "left_early" and rows[early.pk]["left_early"] is True
+    assert rows[absent.pk] | {} == {
+        "user_id": absent.pk,
+        "display_name": absent.display_name,
+        "minutes_attended": 0,
+        "first_join": None,
+        "last_leave": None,
+        "in_room": False,
+        "late": False,
+        "left_early": False,
+        "status": "absent",
+    }
+
+
+def test_attendance_thresholds_come_from_settings(
+    client_for: Any, cast: Any, finished_session: Any, settings: Any
+):
+    settings.ATTENDANCE_LATE_MINUTES = 20
+    _segment(finished_session, cast.patient, 11, 180)
+    response = client_for(cast.clinician).get(f"/api/sessions/{finished_session.pk}/attendance/")
+    (row,) = response.json()
+    assert row["status"] == "present"
+
+
+def test_patients_and_other_staff_cannot_read_attendance(
+    client_for: Any, cast: Any, finished_session: Any
+):
+    url = f"/api/sessions/{finished_session.pk}/attendance/"
+    assert client_for(cast.patient).get(url).status_code == 403
+    assert client_for(cast.admin).get(url).status_code == 403
+    assert client_for(cast.outsider).get(url).status_code == 404
+    assert client_for(cast.other_patient).get(url).status_code == 404
+
+
+def test_schema_documents_the_room_endpoints(client_for: Any, cast: Any):
+    response = client_for(cast.admin).get("/api/schema/")
+    assert response.status_code == 200
+    text = response.content.decode()
+    for path in ("ticket/", "messages/", "attendance/"):
+        assert f"/api/sessions/{{session_id}}/{path}" in text
