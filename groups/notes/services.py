@@ -8,7 +8,6 @@ import hashlib
 import json
 import re
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -28,7 +27,9 @@ from groups.notes.models import (
     RiskLevel,
 )
 from groups.selectors import is_cohort_staff, is_in_care_of, staff_cohort_ids
+from sessions_app.attendance.models import AttendanceAdjustment
 from sessions_app.models import Session, SessionKind, SessionStatus
+from sessions_app.rooms.models import AttendanceSegment
 from vioip.accounts.models import Role, User
 from vioip.audit import services as audit
 from vioip.audit.models import Action
@@ -48,22 +49,17 @@ NAMES_PATIENT = (
 # --- attendance -------------------------------------------------------------------------------
 
 
-def _session_local_date(session: Session) -> dt.date:
-    return session.starts_at.astimezone(ZoneInfo(session.cohort.timezone)).date()
-
-
 def attended_patient_ids(*, session: Session) -> set[int]:
-    """Patients who may have a group-note entry for ``session``.
-
-    Attendance segments (sessions_app.rooms) are not available yet, so a patient counts as
-    having attended when they were enrolled in the session's cohort on the session's date.
-    Switch this one function to the segments when they exist.
+    """Patients who may have an entry in ``session``'s group note: those the room measured
+    (an attendance segment) and those a clinician credited with an attendance adjustment
+    (e.g. joined by phone when the room failed). Waiting-room time is never a segment.
     """
-    day = _session_local_date(session)
+    present = AttendanceSegment.objects.filter(session_id=session.pk).values("user_id")
+    credited = AttendanceAdjustment.objects.filter(session_id=session.pk).values("patient_id")
     return set(
-        Enrollment.objects.filter(cohort_id=session.cohort_id, start_date__lte=day)
-        .filter(Q(discharged_on__isnull=True) | Q(discharged_on__gte=day))
-        .values_list("patient_id", flat=True)
+        User.objects.filter(role=Role.PATIENT)
+        .filter(Q(pk__in=present) | Q(pk__in=credited))
+        .values_list("pk", flat=True)
     )
 
 

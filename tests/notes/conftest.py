@@ -1,7 +1,7 @@
 """Fixtures for the clinical-notes tests, on top of the shared cast.
 
 ``group_session`` is a group session of ``cast.cohort`` that ended an hour ago; ``cast.patient``
-was enrolled then, ``cast.other_patient`` was not.
+was in its room for the whole session (an attendance segment), nobody else was.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from sessions_app.rooms.models import AttendanceSegment
 from tests.factories import SessionFactory
 from vioip.audit.models import AuditEvent
 
@@ -23,12 +24,26 @@ SOAP = {
 }
 
 
+def attended(session: Any, patient: Any) -> None:
+    """Record that ``patient`` was in ``session``'s room, as the room consumer does."""
+    AttendanceSegment.objects.create(
+        session=session, user=patient, joined_at=session.starts_at, left_at=session.ends_at
+    )
+
+
+def past_group_session(cohort: Any, *, hours_ago: float = 4, patients: Any = ()) -> Any:
+    starts = timezone.now() - dt.timedelta(hours=hours_ago)
+    session = SessionFactory(
+        cohort=cohort, starts_at=starts, ends_at=starts + dt.timedelta(hours=3)
+    )
+    for patient in patients:
+        attended(session, patient)
+    return session
+
+
 @pytest.fixture
 def group_session(cast: Any) -> Any:
-    starts = timezone.now() - dt.timedelta(hours=4)
-    return SessionFactory(
-        cohort=cast.cohort, starts_at=starts, ends_at=starts + dt.timedelta(hours=3)
-    )
+    return past_group_session(cast.cohort, patients=[cast.patient])
 
 
 def group_note_body(session: Any, patient: Any, **entry: Any) -> dict[str, Any]:

@@ -9,7 +9,13 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from tests.notes.conftest import audit_events, create_note, group_note_body, progress_note_body
+from tests.notes.conftest import (
+    attended,
+    audit_events,
+    create_note,
+    group_note_body,
+    progress_note_body,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -86,6 +92,7 @@ def test_emergency_access_shows_only_the_granted_patients_group_entry(
 
     classmate = UserFactory(role="patient", first_name="Jordan", last_name="Kim")
     EnrollmentFactory(cohort=cast.cohort, patient=classmate)
+    attended(group_session, classmate)
     body = group_note_body(group_session, cast.patient)
     body["entries"].append({"patient": classmate.pk, "mood": "Tearful", "risk": "low"})
     note = create_note(client_for(cast.facilitator), body)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
-from tests.factories import SessionFactory
-from tests.notes.conftest import audit_events, create_note, group_note_body, progress_note_body
+from tests.notes.conftest import (
+    audit_events,
+    create_note,
+    group_note_body,
+    past_group_session,
+    progress_note_body,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -87,9 +90,8 @@ def test_list_query_count_does_not_grow_with_the_number_of_notes(
 
     def add_notes(count: int) -> None:
         for i in range(count):
-            starts = timezone.now() - dt.timedelta(days=i + 1)
-            session = SessionFactory(
-                cohort=cast.cohort, starts_at=starts, ends_at=starts + dt.timedelta(hours=3)
+            session = past_group_session(
+                cast.cohort, hours_ago=24 * (i + 1), patients=[cast.patient]
             )
             note = create_note(fac, group_note_body(session, cast.patient))
             fac.post(f"/api/notes/{note['id']}/sign/")

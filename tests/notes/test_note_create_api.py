@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import pytest
 
 from groups.notes.models import Note
+from sessions_app.attendance.models import AttendanceAdjustment
 from tests.factories import EnrollmentFactory, SessionFactory, UserFactory
 from tests.notes.conftest import SOAP, create_note, group_note_body, progress_note_body
 from vioip.accounts.models import Role
@@ -113,21 +113,36 @@ def test_group_note_entry_for_a_patient_who_did_not_attend_is_refused(
     assert not Note.objects.exists()
 
 
-def test_group_note_entry_for_a_patient_enrolled_after_the_session_is_refused(
+def test_group_note_entry_for_an_enrolled_patient_who_never_joined_the_room_is_refused(
     cast: Any, client_for: Any, group_session: Any
 ) -> None:
-    late = UserFactory(role=Role.PATIENT)
-    EnrollmentFactory(
-        cohort=cast.cohort,
-        patient=late,
-        start_date=group_session.starts_at.date() + dt.timedelta(days=2),
-    )
+    absent = UserFactory(role=Role.PATIENT)
+    EnrollmentFactory(cohort=cast.cohort, patient=absent)
 
     response = client_for(cast.facilitator).post(
-        "/api/notes/", group_note_body(group_session, late), format="json"
+        "/api/notes/", group_note_body(group_session, absent), format="json"
     )
 
     assert response.status_code == 400
+    assert not Note.objects.exists()
+
+
+def test_a_patient_credited_with_an_attendance_adjustment_counts_as_attended(
+    cast: Any, client_for: Any, group_session: Any
+) -> None:
+    by_phone = UserFactory(role=Role.PATIENT)
+    EnrollmentFactory(cohort=cast.cohort, patient=by_phone)
+    AttendanceAdjustment.objects.create(
+        session=group_session,
+        patient=by_phone,
+        minutes=90,
+        reason="Joined by phone",
+        created_by=cast.clinician,
+    )
+
+    note = create_note(client_for(cast.facilitator), group_note_body(group_session, by_phone))
+
+    assert note["entries"][0]["patient"]["id"] == by_phone.pk
 
 
 def test_high_risk_without_follow_up_is_refused(

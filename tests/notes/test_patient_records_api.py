@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 
 from tests.factories import EnrollmentFactory, UserFactory
-from tests.notes.conftest import audit_events, create_note, group_note_body, progress_note_body
+from tests.notes.conftest import (
+    audit_events,
+    create_note,
+    group_note_body,
+    past_group_session,
+    progress_note_body,
+)
 from vioip.accounts.models import Role
 
 pytestmark = pytest.mark.django_db
@@ -20,6 +26,11 @@ def classmate(cast: Any) -> Any:
     user = UserFactory(role=Role.PATIENT, first_name="Jordan", last_name="Kim")
     EnrollmentFactory(cohort=cast.cohort, patient=user)
     return user
+
+
+@pytest.fixture
+def group_session(cast: Any, classmate: Any) -> Any:
+    return past_group_session(cast.cohort, patients=[cast.patient, classmate])
 
 
 def signed(client: Any, note: dict[str, Any]) -> dict[str, Any]:
