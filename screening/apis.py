@@ -332,6 +332,7 @@ def _render_tests(request: Request, tests: list[DrugTest], *, staff: bool) -> li
 
 class TestListCreateApi(_Base):
     @extend_schema(
+        operation_id="screening_tests_list",
         parameters=[OpenApiParameter("patient", int, required=False)],
         responses=OpenApiTypes.OBJECT,
     )
@@ -450,6 +451,7 @@ class DrawListCreateApi(_Base):
     permission_classes = [IsStaff]
 
     @extend_schema(
+        operation_id="screening_draws_list",
         parameters=[OpenApiParameter("cohort", int, required=False)],
         responses=OpenApiTypes.OBJECT,
     )
@@ -477,6 +479,7 @@ class MedicationListCreateApi(_Base):
     permission_classes = [IsClinician]
 
     @extend_schema(
+        operation_id="screening_medications_list",
         parameters=[OpenApiParameter("patient", int, required=True)],
         responses=OpenApiTypes.OBJECT,
     )
@@ -588,6 +591,7 @@ class ComplianceApi(_Base):
 
 class ConsentListCreateApi(_Base):
     @extend_schema(
+        operation_id="screening_consents_list",
         parameters=[OpenApiParameter("patient", int, required=False)],
         responses=OpenApiTypes.OBJECT,
     )
@@ -695,6 +699,7 @@ def _render_disclosures(request: Request, rows: list[Disclosure]) -> list[dict[s
 
 class DisclosureListCreateApi(_Base):
     @extend_schema(
+        operation_id="screening_disclosures_list",
         parameters=[OpenApiParameter("patient", int, required=False)],
         responses=OpenApiTypes.OBJECT,
     )
