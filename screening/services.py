@@ -705,6 +705,57 @@ def _enrollment_section(*, patient_id: Any, start: dt.date, end: dt.date) -> lis
     ]
 
 
+def _attendance_by_enrollment(
+    *, patient_id: Any, start: dt.date, end: dt.date
+) -> list[tuple[Enrollment, list[dict[str, Any]]]]:
+    """Per enrollment overlapping the period, the patient's expected sessions in it (from
+    the attendance ledgers): date, kind, status, minutes. No titles, no other patients."""
+    from sessions_app.attendance.selectors import AttendanceStatus, ledgers
+
+    enrollments = (
+        Enrollment.objects.filter(patient_id=patient_id, start_date__lte=end)
+        .select_related("cohort")
+        .order_by("start_date", "id")
+    )
+    out = []
+    for enrollment in enrollments:
+        if enrollment.discharged_on is not None and enrollment.discharged_on < start:
+            continue
+        found = ledgers(
+            cohort=enrollment.cohort, first_day=start, last_day=end, patient_ids=[patient_id]
+        )
+        entries = [
+            {
+                "date": e.date.isoformat(),
+                "kind": e.kind,
+                "status": e.status,
+                "minutes": e.minutes,
+            }
+            for e in (found[0].entries if found else [])
+            if e.status != AttendanceStatus.UPCOMING
+        ]
+        out.append((enrollment, entries))
+    return out
+
+
+def _treatment_summary(enrollment: Enrollment, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    statuses = [e["status"] for e in entries]
+    minutes = sum(e["minutes"] for e in entries)
+    return {
+        "program": enrollment.cohort.name,
+        "track": enrollment.cohort.track,
+        "start_date": enrollment.start_date.isoformat(),
+        "status": enrollment.status,
+        "discharged_on": enrollment.discharged_on.isoformat() if enrollment.discharged_on else None,
+        "discharge_reason": enrollment.discharge_reason or None,
+        "aftercare_level": enrollment.aftercare_level or None,
+        "sessions_attended": statuses.count("attended"),
+        "sessions_missed": statuses.count("absent"),
+        "sessions_excused": statuses.count("excused"),
+        "hours_attended": round(minutes / 60, 2),
+    }
+
+
 def disclosure_create(
     *,
     actor: Any,
@@ -795,10 +846,18 @@ def _disclosure_write(
         sections["enrollment_status"] = _enrollment_section(
             patient_id=patient.pk, start=period_from, end=period_to
         )
-    for kind in (InformationClass.ATTENDANCE, InformationClass.TREATMENT_SUMMARY):
-        if kind in asked:
-            # Kept by other parts of the program; not assembled into packages yet.
-            sections[kind.value] = {"available": False}
+    if InformationClass.ATTENDANCE in asked or InformationClass.TREATMENT_SUMMARY in asked:
+        attendance = _attendance_by_enrollment(
+            patient_id=patient.pk, start=period_from, end=period_to
+        )
+        if InformationClass.ATTENDANCE in asked:
+            sections["attendance"] = [
+                {"program": e.cohort.name, "sessions": entries} for e, entries in attendance
+            ]
+        if InformationClass.TREATMENT_SUMMARY in asked:
+            sections["treatment_summary"] = [
+                _treatment_summary(e, entries) for e, entries in attendance
+            ]
     now = timezone.now()
     package = {
         "notice": notice_block(),

@@ -331,3 +331,58 @@ def test_accounting_of_disclosures_for_the_patient_and_the_clinician(
         .status_code
         == 404
     )
+
+
+def test_attendance_and_treatment_summary_sections_come_from_the_attendance_ledger(
+    clin: Any, cast: Any
+) -> None:
+    from sessions_app.rooms.models import AttendanceSegment
+    from tests.factories import SessionFactory
+
+    now = timezone.now()
+    attended = SessionFactory(
+        cohort=cast.cohort,
+        starts_at=now - dt.timedelta(days=2),
+        ends_at=now - dt.timedelta(days=2) + dt.timedelta(hours=3),
+        status="ended",
+        title="Relapse prevention",
+    )
+    SessionFactory(
+        cohort=cast.cohort,
+        starts_at=now - dt.timedelta(days=1),
+        ends_at=now - dt.timedelta(days=1) + dt.timedelta(hours=3),
+        status="ended",
+    )
+    AttendanceSegment.objects.create(
+        session=attended,
+        user=cast.patient,
+        joined_at=attended.starts_at,
+        left_at=attended.ends_at,
+    )
+    consent = clin.post(
+        "/api/screening/consents/",
+        consent_body(cast, information=["attendance", "treatment_summary"]),
+        format="json",
+    ).json()
+    package = clin.post(
+        "/api/screening/disclosures/", {"consent": consent["id"], **_period()}, format="json"
+    ).json()
+    assert set(package["sections"]) == {"attendance", "treatment_summary"}
+    sessions = package["sections"]["attendance"][0]["sessions"]
+    assert sorted(s["status"] for s in sessions) == ["absent", "attended"]
+    summary = package["sections"]["treatment_summary"][0]
+    assert summary["sessions_attended"] == 1 and summary["sessions_missed"] == 1
+    assert summary["hours_attended"] == 3.0
+    assert "Relapse prevention" not in str(package)
+    assert "screening_results" not in package["sections"]
+
+
+@pytest.mark.parametrize("role", ["facilitator", "admin", "auditor"])
+def test_roles_without_clinical_access_cannot_read_consents(
+    role: str, cast: Any, consent: dict[str, Any], client_for: Any
+) -> None:
+    client = client_for(getattr(cast, role))
+    assert client.get("/api/screening/consents/").status_code == 403
+    assert client.get(f"/api/screening/consents/{consent['id']}/").status_code == 404
+    assert client.get(f"/api/screening/consents/{consent['id']}/fhir/").status_code == 404
+    assert events(action="denied", object_type="consent")[-1].patient_id == cast.patient.pk
