@@ -29,7 +29,7 @@ from groups.serializers import (
 )
 from vioip.accounts.models import Role
 from vioip.audit import services as audit
-from vioip.audit.models import Action
+from vioip.audit.models import Action, Outcome
 from vioip.core.pagination import PageNumberPagination
 from vioip.core.permissions import IsProgramMember
 
@@ -44,6 +44,22 @@ class _CohortView(APIView):
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(queryset, self.request, view=self)
         return paginator.get_paginated_response(serializer(page).data)
+
+
+def _require_enrollment_write(request: Request, cohort: Any, object_id: Any = "") -> None:
+    """Admissions and discharges are Part 2 records: a refused attempt is audited."""
+    if permissions.can_enroll(user=request.user, cohort=cohort):
+        return
+    audit.record(
+        action=Action.DENIED,
+        outcome=Outcome.DENIED,
+        actor=request.user,
+        object_type="enrollment",
+        object_id=object_id,
+        request=request._request,
+        detail={"cohort": cohort.pk},
+    )
+    permissions.require(False)
 
 
 class CohortListApi(_CohortView):
@@ -150,7 +166,7 @@ class EnrollmentListApi(_CohortView):
     @extend_schema(request=EnrollmentCreateSerializer, responses={201: EnrollmentSerializer})
     def post(self, request: Request, cohort_id: int) -> Response:
         cohort = self.cohort(cohort_id)
-        permissions.require(permissions.can_enroll(user=request.user, cohort=cohort))
+        _require_enrollment_write(request, cohort)
         data = EnrollmentCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         enrollment = services.enrollment_create(
@@ -166,7 +182,7 @@ class EnrollmentDischargeApi(_CohortView):
     @extend_schema(request=DischargeSerializer, responses=EnrollmentSerializer)
     def post(self, request: Request, cohort_id: int, enrollment_id: int) -> Response:
         cohort = self.cohort(cohort_id)
-        permissions.require(permissions.can_enroll(user=request.user, cohort=cohort))
+        _require_enrollment_write(request, cohort, enrollment_id)
         enrollment = selectors.enrollment_get(cohort=cohort, enrollment_id=enrollment_id)
         data = DischargeSerializer(data=request.data)
         data.is_valid(raise_exception=True)

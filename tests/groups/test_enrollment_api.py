@@ -274,3 +274,22 @@ def test_roster_makes_a_bounded_number_of_queries(cast, client_for, django_asser
     with django_assert_max_num_queries(15):
         response = client.get(enroll_url(cast.cohort) + "?page_size=100")
     assert response.json()["count"] == 26
+
+
+def test_a_facilitators_refused_discharge_is_audited(cast, client_for):
+    enrollment = Enrollment.objects.get(patient=cast.patient, cohort=cast.cohort)
+    body = {
+        "reason": "withdrawn",
+        "discharged_on": today().isoformat(),
+        "aftercare": {"level": "none"},
+    }
+    response = client_for(cast.facilitator).post(discharge_url(enrollment), body, format="json")
+    assert response.status_code == 403
+    event = AuditEvent.objects.get(action="denied", object_type="enrollment")
+    assert (event.actor_id, event.outcome, event.object_id) == (
+        cast.facilitator.pk,
+        "denied",
+        str(enrollment.pk),
+    )
+    enrollment.refresh_from_db()
+    assert enrollment.status == "active"
