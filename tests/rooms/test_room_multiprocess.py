@@ -1,0 +1,279 @@
+"""Two real daphne processes on PostgreSQL and Redis share one room.
+
+Needs ``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL``; skipped without them, but with
+``CI`` set a configured service that cannot be reached is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connection
+
+from sessions_app.rooms.models import AttendanceSegment, ChatMessage
+from vioip.accounts.tokens import token_issue
+
+PRESENCE_TTL = 5
+# Straight to the local daphnes, whatever proxy the environment names.
+_http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+GRACE = 1
+
+
+def _services_or_skip() -> None:
+    database_url = os.environ.get("DATABASE_URL", "")
+    redis_url = os.environ.get("REDIS_URL", "")
+    if not database_url.startswith(("postgres://", "postgresql://")) or not redis_url:
+        pytest.skip("needs DATABASE_URL on PostgreSQL and REDIS_URL")
+    try:
+        import redis
+
+        redis.Redis.from_url(redis_url, socket_connect_timeout=3).ping()
+        connection.ensure_connection()
+    except Exception as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL or Redis is configured but unreachable: {exc}")
+        pytest.skip(f"PostgreSQL or Redis unreachable: {exc}")
+
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Daphne:
+    def __init__(self, port: int, env: dict[str, str], log: Path) -> None:
+        self.port = port
+        self.log = log
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "vioip.asgi:application",
+            ],
+            env=env,
+            cwd=settings.BASE_DIR,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne exited: {self.log.read_text()[-2000:]}")
+            with contextlib.suppress(OSError), _http.open(f"{self.http}/healthz", timeout=1):
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"daphne did not start: {self.log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def daphnes(tmp_path: Path) -> Iterator[tuple[Daphne, Daphne]]:
+    _services_or_skip()
+    db_url = urlsplit(os.environ["DATABASE_URL"])
+    # The daphnes use this test's own database, so they see what the test creates.
+    test_db = urlunsplit(db_url._replace(path="/" + connection.settings_dict["NAME"]))
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_db,
+        "REDIS_URL": os.environ["REDIS_URL"],
+        "VIOIP_ALLOWED_HOSTS": "127.0.0.1",
+        "VIOIP_SSL_REDIRECT": "0",
+        "VIOIP_ROOM_PRESENCE_TTL_SECONDS": str(PRESENCE_TTL),
+        "VIOIP_ROOM_GRACE_SECONDS": str(GRACE),
+        "VIOIP_ROOM_CHAT_RATE_MESSAGES": "1000",
+        "VIOIP_LOCAL_DIR": str(tmp_path),
+        "VIOIP_LOG_LEVEL": "WARNING",
+    }
+    env.pop("VIOIP_DEBUG", None)
+    started = [Daphne(_free_port(), env, tmp_path / f"daphne{n}.log") for n in (1, 2)]
+    try:
+        for daphne in started:
+            daphne.wait_ready()
+        yield started[0], started[1]
+    finally:
+        for daphne in started:
+            daphne.stop()
+
+
+def _post_json(url: str, token: str) -> Any:
+    request = urllib.request.Request(  # noqa: S310
+        url, method="POST", headers={"Authorization": f"Bearer {token}"}, data=b""
+    )
+    with _http.open(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+class Client:
+    """A participant's socket on one daphne, reading frames in the background."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        with contextlib.suppress(Exception):
+            async for text in self.ws:
+                await self.frames.put(json.loads(text))
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(frame))
+
+    async def expect(self, frame_type: str, timeout: float = 10, **match: Any) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = await self.frames.get()
+                if frame["type"] != frame_type:
+                    continue
+                about = frame.get("participant", frame)
+                if all(about.get(k) == v for k, v in match.items()):
+                    return frame
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self.reader.cancel()
+
+
+async def _connect(daphne: Daphne, user: Any, session: Any) -> Client:
+    from websockets.asyncio.client import connect
+
+    token = await sync_to_async(lambda: token_issue(user=user).raw)()
+    ticket = await asyncio.to_thread(
+        _post_json, f"{daphne.http}/api/sessions/{session.pk}/ticket/", token
+    )
+    ws = await connect(
+        f"ws://127.0.0.1:{daphne.port}/ws/sessions/{session.pk}/?ticket={ticket['ticket']}",
+        origin=f"http://127.0.0.1:{daphne.port}",  # type: ignore[arg-type]
+        proxy=None,
+        compression=None,
+    )
+    return Client(ws)
+
+
+def _chat(text: str, client_id: str | None = None) -> dict[str, Any]:
+    return {"type": "chat.send", "client_id": client_id or str(uuid.uuid4()), "text": text}
+
+
+def _clear_presence(session_id: int) -> None:
+    import redis
+
+    redis.Redis.from_url(os.environ["REDIS_URL"]).delete(f"vioip:room:{session_id}:presence")
+
+
+async def test_two_daphne_processes_share_one_room(
+    daphnes: tuple[Daphne, Daphne], cast: Any, live_session: Any
+):
+    first, second = daphnes
+    live_session.waiting_room = False
+    await sync_to_async(live_session.save)()
+    await asyncio.to_thread(_clear_presence, live_session.pk)
+
+    staff = await _connect(first, cast.facilitator, live_session)
+    assert (await staff.expect("room.state"))["me"]["state"] == "admitted"
+    patient = await _connect(second, cast.patient, live_session)
+    await patient.expect("room.state")
+
+    # Presence and chat cross processes.
+    await staff.expect("presence.joined", user_id=cast.patient.pk)
+    await patient.send(_chat("hello from the second process"))
+    received = await staff.expect("chat.message")
+    assert received["text"] == "hello from the second process"
+
+    # A resend with the same client_id, even through the other process, is stored once.
+    retry_id = str(uuid.uuid4())
+    await patient.send(_chat("only once", retry_id))
+    original = await patient.expect("chat.message", client_id=retry_id)
+    second_tab = await _connect(first, cast.patient, live_session)
+    await second_tab.expect("room.state")
+    await second_tab.send(_chat("only once", retry_id))
+    assert (await second_tab.expect("chat.message", client_id=retry_id))["seq"] == original["seq"]
+    await second_tab.close()
+
+    # Concurrent senders on both processes get gapless, unique seq numbers.
+    await asyncio.gather(
+        *(staff.send(_chat(f"staff {n}")) for n in range(15)),
+        *(patient.send(_chat(f"patient {n}")) for n in range(15)),
+    )
+
+    def stored_seqs() -> list[int]:
+        return list(
+            ChatMessage.objects.filter(session=live_session)
+            .order_by("seq")
+            .values_list("seq", flat=True)
+        )
+
+    async with asyncio.timeout(20):
+        while len(await sync_to_async(stored_seqs)()) < 32:
+            await asyncio.sleep(0.1)
+    assert await sync_to_async(stored_seqs)() == list(range(1, 33))
+    last_seen = 32
+
+    # Kill the second process: its participant leaves the first's presence within the
+    # expiry, and their attendance stretch is closed.
+    os.kill(second.process.pid, signal.SIGKILL)
+    second.process.wait()
+    killed_at = time.monotonic()
+    await staff.expect("presence.left", timeout=PRESENCE_TTL * 4, user_id=cast.patient.pk)
+    assert time.monotonic() - killed_at < PRESENCE_TTL * 4
+
+    def open_segments() -> int:
+        return AttendanceSegment.objects.filter(
+            session=live_session, user=cast.patient, left_at__isnull=True
+        ).count()
+
+    assert await sync_to_async(open_segments)() == 0
+
+    # Messages sent while the patient is away are recovered from history on reconnect.
+    for n in range(3):
+        await staff.send(_chat(f"while you were away {n}"))
+    back = await _connect(first, cast.patient, live_session)
+    await back.expect("room.state")
+    await back.send({"type": "chat.history", "after_seq": last_seen})
+    history = await back.expect("chat.history")
+    assert [m["text"] for m in history["messages"]] == [
+        f"while you were away {n}" for n in range(3)
+    ]
+    assert [m["seq"] for m in history["messages"]] == [33, 34, 35]
+    await back.close()
+    await staff.close()
+    await patient.close()
