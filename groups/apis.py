@@ -7,7 +7,7 @@ Auditors are refused by role: none of this is theirs to read.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -27,18 +27,23 @@ from groups.serializers import (
     EnrollmentSerializer,
     RosterMemberSerializer,
 )
-from vioip.accounts.models import Role
+from vioip.accounts.models import Role, User
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
 from vioip.core.pagination import PageNumberPagination
 from vioip.core.permissions import IsProgramMember
 
 
+def caller(request: Request) -> User:
+    """The authenticated caller: IsProgramMember has refused anonymous requests already."""
+    return cast(User, request.user)
+
+
 class _CohortView(APIView):
     permission_classes = [IsProgramMember]
 
     def cohort(self, cohort_id: int) -> Any:
-        return selectors.cohort_get_for_user(user=self.request.user, cohort_id=cohort_id)
+        return selectors.cohort_get_for_user(user=caller(self.request), cohort_id=cohort_id)
 
     def paginate(self, queryset: Any, serializer: Any) -> Response:
         paginator = PageNumberPagination()
@@ -48,12 +53,12 @@ class _CohortView(APIView):
 
 def _require_enrollment_write(request: Request, cohort: Any, object_id: Any = "") -> None:
     """Admissions and discharges are Part 2 records: a refused attempt is audited."""
-    if permissions.can_enroll(user=request.user, cohort=cohort):
+    if permissions.can_enroll(user=caller(request), cohort=cohort):
         return
     audit.record(
         action=Action.DENIED,
         outcome=Outcome.DENIED,
-        actor=request.user,
+        actor=caller(request),
         object_type="enrollment",
         object_id=object_id,
         request=request._request,
@@ -65,16 +70,16 @@ def _require_enrollment_write(request: Request, cohort: Any, object_id: Any = ""
 class CohortListApi(_CohortView):
     @extend_schema(responses=CohortSerializer(many=True))
     def get(self, request: Request) -> Response:
-        cohorts = selectors.cohorts_with_counts_visible_to(user=request.user)
+        cohorts = selectors.cohorts_with_counts_visible_to(user=caller(request))
         return self.paginate(cohorts, lambda page: CohortSerializer(page, many=True))
 
     @extend_schema(request=CohortInputSerializer, responses={201: CohortSerializer})
     def post(self, request: Request) -> Response:
-        permissions.require(request.user.role == Role.ADMIN)
+        permissions.require(caller(request).role == Role.ADMIN)
         data = CohortInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         cohort = services.cohort_create(
-            actor=request.user, request=request._request, **data.validated_data
+            actor=caller(request), request=request._request, **data.validated_data
         )
         return Response(CohortSerializer(cohort).data, status=status.HTTP_201_CREATED)
 
@@ -83,7 +88,9 @@ class CohortDetailApi(_CohortView):
     @extend_schema(responses=CohortSerializer)
     def get(self, request: Request, cohort_id: int) -> Response:
         cohort = (
-            selectors.cohorts_with_counts_visible_to(user=request.user).filter(pk=cohort_id).first()
+            selectors.cohorts_with_counts_visible_to(user=caller(request))
+            .filter(pk=cohort_id)
+            .first()
         )
         if cohort is None:
             raise Http404
@@ -92,11 +99,11 @@ class CohortDetailApi(_CohortView):
     @extend_schema(request=CohortInputSerializer, responses=CohortSerializer)
     def patch(self, request: Request, cohort_id: int) -> Response:
         cohort = self.cohort(cohort_id)
-        permissions.require(permissions.can_manage_cohort(user=request.user, cohort=cohort))
+        permissions.require(permissions.can_manage_cohort(user=caller(request), cohort=cohort))
         data = CohortInputSerializer(cohort, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         cohort = services.cohort_update(
-            actor=request.user, cohort=cohort, request=request._request, **data.validated_data
+            actor=caller(request), cohort=cohort, request=request._request, **data.validated_data
         )
         return Response(CohortSerializer(cohort).data)
 
@@ -111,11 +118,11 @@ class CareTeamListApi(_CohortView):
     @extend_schema(request=CareTeamAssignSerializer, responses={201: CareTeamMemberSerializer})
     def post(self, request: Request, cohort_id: int) -> Response:
         cohort = self.cohort(cohort_id)
-        permissions.require(permissions.can_manage_cohort(user=request.user, cohort=cohort))
+        permissions.require(permissions.can_manage_cohort(user=caller(request), cohort=cohort))
         data = CareTeamAssignSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         member = services.care_team_assign(
-            actor=request.user, cohort=cohort, request=request._request, **data.validated_data
+            actor=caller(request), cohort=cohort, request=request._request, **data.validated_data
         )
         return Response(CareTeamMemberSerializer(member).data, status=status.HTTP_201_CREATED)
 
@@ -124,9 +131,9 @@ class CareTeamMemberApi(_CohortView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, cohort_id: int, user_id: int) -> Response:
         cohort = self.cohort(cohort_id)
-        permissions.require(permissions.can_manage_cohort(user=request.user, cohort=cohort))
+        permissions.require(permissions.can_manage_cohort(user=caller(request), cohort=cohort))
         services.care_team_unassign(
-            actor=request.user, cohort=cohort, user_id=user_id, request=request._request
+            actor=caller(request), cohort=cohort, user_id=user_id, request=request._request
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -140,7 +147,7 @@ class EnrollmentListApi(_CohortView):
         )
     )
     def get(self, request: Request, cohort_id: int) -> Response:
-        user = request.user
+        user = caller(request)
         cohort = self.cohort(cohort_id)
         roster = selectors.roster_of(user=user, cohort=cohort)
         if user.role == Role.PATIENT:
@@ -170,9 +177,9 @@ class EnrollmentListApi(_CohortView):
         data = EnrollmentCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         enrollment = services.enrollment_create(
-            actor=request.user, cohort=cohort, request=request._request, **data.validated_data
+            actor=caller(request), cohort=cohort, request=request._request, **data.validated_data
         )
-        context = {"show_aftercare_notes": request.user.role != Role.ADMIN}
+        context = {"show_aftercare_notes": caller(request).role != Role.ADMIN}
         return Response(
             EnrollmentSerializer(enrollment, context=context).data, status=status.HTTP_201_CREATED
         )
@@ -187,7 +194,7 @@ class EnrollmentDischargeApi(_CohortView):
         data = DischargeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         enrollment = services.enrollment_discharge(
-            actor=request.user,
+            actor=caller(request),
             enrollment=enrollment,
             reason=data.validated_data["reason"],
             discharged_on=data.validated_data["discharged_on"],
@@ -195,5 +202,5 @@ class EnrollmentDischargeApi(_CohortView):
             aftercare_notes=data.validated_data["aftercare"]["notes"],
             request=request._request,
         )
-        context = {"show_aftercare_notes": request.user.role != Role.ADMIN}
+        context = {"show_aftercare_notes": caller(request).role != Role.ADMIN}
         return Response(EnrollmentSerializer(enrollment, context=context).data)

@@ -11,7 +11,7 @@ from django.utils import timezone
 from groups import services
 from groups.models import CareTeamMember, Cohort, Enrollment, EnrollmentStatus, Track
 
-COHORTS = {
+COHORTS: dict[str, dict[str, Any]] = {
     "sud": {
         "name": "Evening Substance-Use IOP",
         "track": Track.SUBSTANCE_USE,

@@ -7,7 +7,7 @@ visible one does not allow. Auditors are refused by role.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -29,8 +29,14 @@ from sessions_app.serializers import (
     SessionSerializer,
     SessionUpdateSerializer,
 )
-from vioip.accounts.models import Role
+from vioip.accounts.models import Role, User
 from vioip.core.permissions import IsProgramMember
+
+
+def caller(request: Request) -> User:
+    """The authenticated caller: IsProgramMember has refused anonymous requests already."""
+    return cast(User, request.user)
+
 
 RANGE_PARAMETERS = [
     OpenApiParameter(
@@ -48,7 +54,7 @@ class SessionListApi(generics.ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return Session.objects.none()
-        return selectors.sessions_visible_to(user=self.request.user)
+        return selectors.sessions_visible_to(user=caller(self.request))
 
     @extend_schema(parameters=RANGE_PARAMETERS)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -56,14 +62,14 @@ class SessionListApi(generics.ListAPIView):
 
     @extend_schema(request=SessionCreateSerializer, responses={201: SessionSerializer})
     def post(self, request: Request) -> Response:
-        permissions.require(request.user.role != Role.PATIENT)
+        permissions.require(caller(request).role != Role.PATIENT)
         data = SessionCreateSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         cohort = values.pop("cohort")
-        permissions.require(permissions.can_schedule(user=request.user, cohort=cohort))
+        permissions.require(permissions.can_schedule(user=caller(request), cohort=cohort))
         session = services.session_create(
-            actor=request.user,
+            actor=caller(request),
             cohort=cohort,
             patient_id=values.pop("patient"),
             request=request._request,
@@ -76,15 +82,16 @@ class _SessionView(APIView):
     permission_classes = [IsProgramMember]
 
     def session_for_change(self, session_id: int) -> Any:
-        session = selectors.session_get_for_user(user=self.request.user, session_id=session_id)
-        permissions.require(permissions.can_schedule(user=self.request.user, cohort=session.cohort))
+        user = caller(self.request)
+        session = selectors.session_get_for_user(user=user, session_id=session_id)
+        permissions.require(permissions.can_schedule(user=user, cohort=session.cohort))
         return session
 
 
 class SessionDetailApi(_SessionView):
     @extend_schema(responses=SessionSerializer)
     def get(self, request: Request, session_id: int) -> Response:
-        session = selectors.session_get_for_user(user=request.user, session_id=session_id)
+        session = selectors.session_get_for_user(user=caller(request), session_id=session_id)
         return Response(SessionSerializer(session).data)
 
     @extend_schema(request=SessionUpdateSerializer, responses=SessionSerializer)
@@ -93,7 +100,7 @@ class SessionDetailApi(_SessionView):
         data = SessionUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         session = services.session_update(
-            actor=request.user, session=session, request=request._request, **data.validated_data
+            actor=caller(request), session=session, request=request._request, **data.validated_data
         )
         return Response(SessionSerializer(session).data)
 
@@ -105,7 +112,7 @@ class SessionCancelApi(_SessionView):
         data = SessionCancelSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         session = services.session_cancel(
-            actor=request.user,
+            actor=caller(request),
             session=session,
             reason=data.validated_data["reason"],
             request=request._request,
@@ -121,12 +128,12 @@ class ScheduleGenerateApi(APIView):
         responses={201: GenerateResultSerializer, 200: GenerateResultSerializer},
     )
     def post(self, request: Request, cohort_id: int) -> Response:
-        cohort = cohort_get_for_user(user=request.user, cohort_id=cohort_id)
-        permissions.require(permissions.can_schedule(user=request.user, cohort=cohort))
+        cohort = cohort_get_for_user(user=caller(request), cohort_id=cohort_id)
+        permissions.require(permissions.can_schedule(user=caller(request), cohort=cohort))
         data = GenerateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         created = services.schedule_generate(
-            actor=request.user,
+            actor=caller(request),
             cohort=cohort,
             date_from=data.validated_data["from"],
             date_to=data.validated_data["to"],
@@ -146,7 +153,7 @@ class MySessionListApi(generics.ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return Session.objects.none()
-        return selectors.my_sessions(user=self.request.user)
+        return selectors.my_sessions(user=caller(self.request))
 
     @extend_schema(parameters=RANGE_PARAMETERS)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
