@@ -307,7 +307,7 @@ class _Base(GenericAPIView):
 
 def _int_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
-    if raw in (None, ""):
+    if raw is None or raw == "":
         return None
     try:
         return int(raw)
@@ -344,7 +344,7 @@ class TestListCreateApi(_Base):
         qs = selectors.tests_visible_to(user=user)
         if patient_id is not None:
             qs = qs.filter(patient_id=patient_id)
-        staff = user.role == Role.CLINICIAN
+        staff = has_role(user, Role.CLINICIAN)
         return self.paged(request, qs, lambda rows: _render_tests(request, rows, staff=staff))
 
     @extend_schema(request=TestCreateInput, responses={201: OpenApiTypes.OBJECT})
@@ -366,7 +366,7 @@ class TestListCreateApi(_Base):
 def _test_response(request: Request, test_id: int, code: int = status.HTTP_200_OK) -> Response:
     test = selectors.test_get_for_user(user=request.user, test_id=test_id, request=request._request)
     meds = selectors.medications_by_patient(patient_ids=[test.patient_id])
-    staff = request.user.role == Role.CLINICIAN
+    staff = has_role(request.user, Role.CLINICIAN)
     return Response(test_payload(test, meds.get(test.patient_id, []), staff=staff), status=code)
 
 
@@ -460,7 +460,21 @@ class DrawListCreateApi(_Base):
         cohort_id = _int_param(request, "cohort")
         if cohort_id is not None:
             qs = qs.filter(cohort_id=cohort_id)
-        return self.paged(request, qs, lambda rows: [draw_payload(d) for d in rows])
+
+        def render(rows: list[Draw]) -> list[dict[str, Any]]:
+            # Who was selected is itself about each selected patient.
+            for draw in rows:
+                for patient_id in draw.selected:
+                    selectors.audit_read(
+                        user=request.user,
+                        object_type="screening_draw",
+                        object_id=draw.pk,
+                        patient=patient_id,
+                        request=request._request,
+                    )
+            return [draw_payload(d) for d in rows]
+
+        return self.paged(request, qs, render)
 
     @extend_schema(request=DrawInput, responses={201: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:

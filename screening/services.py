@@ -215,7 +215,7 @@ def test_collect(
 
 def _validate_results(results: list[dict[str, Any]]) -> None:
     errors: dict[str, list[str]] = {}
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[Any, Any]] = set()
     for index, line in enumerate(results):
         analyte = line.get("analyte")
         method = line.get("method", Method.SCREEN)
@@ -656,7 +656,8 @@ def _screening_section(
         ).order_by("collected_at", "id")
     )
     meds = medications_by_patient(patient_ids=[patient_id])
-    section, observations = [], []
+    section: list[dict[str, Any]] = []
+    observations: list[dict[str, Any]] = []
     for test in tests:
         state = test_states(test, meds.get(patient_id, []))[-1]
         section.append(

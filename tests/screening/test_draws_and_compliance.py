@@ -111,8 +111,10 @@ def test_only_a_cohort_clinician_draws(role: str, cast: Any, client_for: Any) ->
 def test_staff_list_draws_and_patients_cannot(
     clin: Any, cast: Any, client_for: Any, cohort_of_ten: list[Any]
 ) -> None:
-    _draw(clin, cast.cohort, timezone.localdate())
+    drawn = _draw(clin, cast.cohort, timezone.localdate()).json()
     assert len(client_for(cast.facilitator).get("/api/screening/draws/").json()["results"]) == 1
+    reads = events(action="read", object_type="screening_draw", actor=cast.facilitator)
+    assert {e.patient_id for e in reads} == set(drawn["selected"])
     assert client_for(cast.other_clinician).get("/api/screening/draws/").json()["results"] == []
     assert client_for(cast.patient).get("/api/screening/draws/").status_code == 403
 
