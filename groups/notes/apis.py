@@ -9,7 +9,7 @@ from drf_spectacular.utils import (
     extend_schema,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -298,20 +298,34 @@ def patient_record_payload(view: selectors.NoteView) -> dict[str, Any]:
 
 
 class _NoteApi(APIView):
-    """Role gate for note endpoints; a refused role is audited as a denial."""
+    """Role gate for note endpoints. Every refusal (a role that may not use the endpoint, or
+    a rule a service applies, such as "only the author signs") is audited as a denial."""
 
     permission_classes = [IsStaff]
-    audit_action = "read"
+    # What a refused caller attempted, by HTTP method, for the denial's audit event.
+    audit_actions = {"GET": "read", "POST": "create", "PATCH": "update"}
+
+    def _audit_denial(self, request: Request) -> None:
+        if request.user is None or not request.user.is_authenticated:
+            return
+        if getattr(request, "_note_denial_audited", False):
+            return
+        request._note_denial_audited = True  # type: ignore[attr-defined]
+        selectors.note_access_denied(
+            user=request.user,
+            note_id=self.kwargs.get("note_id", ""),
+            request=request._request,
+            action=self.audit_actions.get(request.method or "", "read"),
+        )
 
     def permission_denied(self, request: Request, message: Any = None, code: Any = None) -> None:
-        if request.user is not None and request.user.is_authenticated:
-            selectors.note_access_denied(
-                user=request.user,
-                note_id=self.kwargs.get("note_id", ""),
-                request=request._request,
-                action=self.audit_action,
-            )
+        self._audit_denial(request)
         super().permission_denied(request, message=message, code=code)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, PermissionDenied):
+            self._audit_denial(self.request)
+        return super().handle_exception(exc)
 
 
 def _session_for(*, user: Any, session_id: int | None, field: str = "session") -> Session | None:
@@ -428,7 +442,7 @@ class NoteDetailApi(_NoteApi):
 
 
 class NoteSignApi(_NoteApi):
-    audit_action = "sign"
+    audit_actions = {"POST": "sign"}
 
     @extend_schema(request=None, responses={200: NoteOutputSerializer})
     def post(self, request: Request, note_id: int) -> Response:
@@ -440,7 +454,7 @@ class NoteSignApi(_NoteApi):
 
 
 class NoteCosignApi(_NoteApi):
-    audit_action = "cosign"
+    audit_actions = {"POST": "cosign"}
 
     @extend_schema(request=None, responses={200: NoteOutputSerializer})
     def post(self, request: Request, note_id: int) -> Response:
@@ -452,7 +466,7 @@ class NoteCosignApi(_NoteApi):
 
 
 class NoteAddendumApi(_NoteApi):
-    audit_action = "amend"
+    audit_actions = {"POST": "amend"}
 
     @extend_schema(request=AddendumInputSerializer, responses={201: NoteOutputSerializer})
     def post(self, request: Request, note_id: int) -> Response:
@@ -507,7 +521,7 @@ class OverdueNotesApi(_NoteApi):
 
 class EmergencyAccessApi(_NoteApi):
     permission_classes = [IsClinician]
-    audit_action = "emergency_access"
+    audit_actions = {"POST": "emergency_access"}
 
     @extend_schema(
         request=EmergencyAccessInputSerializer, responses={201: EmergencyAccessOutputSerializer}

@@ -112,6 +112,9 @@ def test_only_the_author_signs(
 
     assert response.status_code == 403
     assert Note.objects.get(pk=facilitator_note["id"]).status == "draft"
+    [denied] = audit_events(action="denied", actor=cast.clinician)
+    assert denied.object_id == str(facilitator_note["id"])
+    assert denied.detail["attempted"] == "sign"
 
 
 def test_addenda_are_shown_in_the_order_they_were_written(cast: Any, client_for: Any) -> None:
