@@ -116,7 +116,10 @@ def roster_of(*, user: Any, cohort: Cohort) -> QuerySet[Enrollment]:
     enrollment, a patient only the active members (shown by display name only)."""
     qs = Enrollment.objects.filter(cohort=cohort).select_related("patient")
     if user.role == Role.PATIENT:
-        return qs.filter(status=EnrollmentStatus.ACTIVE)
+        # By name, not by admission date: the order would tell who joined when.
+        return qs.filter(status=EnrollmentStatus.ACTIVE).order_by(
+            "patient__first_name", "patient__last_name", "id"
+        )
     return qs
 
 

@@ -1,7 +1,8 @@
 """Who may call which endpoint of cohorts, care teams, enrollment and sessions.
 
 One row per (endpoint, method); one column per caller and their relation to the cohort:
-- ``patient``: actively enrolled in the cohort; ``other_patient``: enrolled elsewhere;
+- ``patient``: actively enrolled in the cohort (the session is their individual session);
+- ``classmate``: another patient of the cohort; ``other_patient``: enrolled elsewhere;
 - ``facilitator``, ``clinician``: on the cohort's care team;
 - ``other_clinician``: on another cohort's care team; ``outsider``: on no care team;
 - ``admin``, ``auditor``, ``anon`` (no token).
@@ -24,12 +25,13 @@ from django.utils import timezone
 import groups.urls
 import sessions_app.urls
 from groups.models import Enrollment
-from tests.factories import SessionFactory, UserFactory
+from tests.factories import EnrollmentFactory, SessionFactory, UserFactory
 from vioip.accounts.models import Role
 
 ACTORS = [
     "anon",
     "patient",
+    "classmate",
     "other_patient",
     "facilitator",
     "clinician",
@@ -49,6 +51,7 @@ def everyone_but_auditor(ok: int) -> dict[str, int]:
     return _row(
         anon=401,
         patient=ok,
+        classmate=ok,
         other_patient=ok,
         facilitator=ok,
         clinician=ok,
@@ -59,10 +62,11 @@ def everyone_but_auditor(ok: int) -> dict[str, int]:
     )
 
 
-def members_read(ok: int = 200) -> dict[str, int]:
+def members_read(ok: int = 200, classmate: int = 200) -> dict[str, int]:
     return _row(
         anon=401,
         patient=ok,
+        classmate=classmate,
         other_patient=404,
         facilitator=ok,
         clinician=ok,
@@ -73,10 +77,13 @@ def members_read(ok: int = 200) -> dict[str, int]:
     )
 
 
-def write(*, admin: int, facilitator: int = 403, clinician: int = 403) -> dict[str, int]:
+def write(
+    *, admin: int, facilitator: int = 403, clinician: int = 403, classmate: int = 403
+) -> dict[str, int]:
     return _row(
         anon=401,
         patient=403,
+        classmate=classmate,
         other_patient=404,
         facilitator=facilitator,
         clinician=clinician,
@@ -91,6 +98,7 @@ def only_admin_creates() -> dict[str, int]:
     return _row(
         anon=401,
         patient=403,
+        classmate=403,
         other_patient=403,
         facilitator=403,
         clinician=403,
@@ -188,6 +196,7 @@ MATRIX: dict[tuple[str, str], tuple[Builder, dict[str, int]]] = {
         _row(
             anon=401,
             patient=403,
+            classmate=403,
             other_patient=403,
             facilitator=201,
             clinician=201,
@@ -197,17 +206,18 @@ MATRIX: dict[tuple[str, str], tuple[Builder, dict[str, int]]] = {
             auditor=403,
         ),
     ),
+    # An individual session: among patients, only its own patient sees it.
     ("session-detail", "get"): (
         lambda w: (f"/api/sessions/{w.session.pk}/", None),
-        members_read(),
+        members_read(classmate=404),
     ),
     ("session-detail", "patch"): (
         lambda w: (f"/api/sessions/{w.session.pk}/", {"title": "Coping skills"}),
-        write(admin=200, facilitator=200, clinician=200),
+        write(admin=200, facilitator=200, clinician=200, classmate=404),
     ),
     ("session-cancel", "post"): (
         lambda w: (f"/api/sessions/{w.session.pk}/cancel/", {"reason": "Facilitator ill"}),
-        write(admin=200, facilitator=200, clinician=200),
+        write(admin=200, facilitator=200, clinician=200, classmate=404),
     ),
     ("me-sessions", "get"): (lambda w: ("/api/me/sessions/", None), everyone_but_auditor(200)),
 }
@@ -240,9 +250,13 @@ class World:
         self.__dict__.update(vars(cast))
         self.new_facilitator = UserFactory(role=Role.FACILITATOR)
         self.new_patient = UserFactory(role=Role.PATIENT)
+        self.classmate = UserFactory(role=Role.PATIENT)
+        EnrollmentFactory(cohort=cast.cohort, patient=self.classmate)
         self.enrollment = Enrollment.objects.get(cohort=cast.cohort, patient=cast.patient)
         starts = timezone.now() + dt.timedelta(days=2)
-        self.session = SessionFactory(cohort=cast.cohort, starts_at=starts)
+        self.session = SessionFactory(
+            cohort=cast.cohort, kind="individual", patient=cast.patient, starts_at=starts
+        )
 
 
 CASES = [
@@ -257,6 +271,6 @@ def test_authorization_matrix(cast, client_for, name, method, actor, expected):
     world = World(cast)
     build, _ = MATRIX[(name, method)]
     url, body = build(world)
-    client = client_for(None if actor == "anon" else getattr(cast, actor))
+    client = client_for(None if actor == "anon" else getattr(world, actor))
     response = getattr(client, method)(url, body, format="json")
     assert response.status_code == expected, response.content
