@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NoReturn, cast
 
+from django.http import Http404
 from drf_spectacular.utils import (
     OpenApiParameter,
     PolymorphicProxySerializer,
@@ -27,6 +28,7 @@ from groups.notes.models import (
 )
 from sessions_app.models import Session
 from sessions_app.selectors import session_get_for_user
+from vioip.accounts.models import User
 from vioip.core.pagination import PageNumberPagination
 from vioip.core.permissions import IsClinician, IsPatient, IsStaff
 
@@ -318,7 +320,9 @@ class _NoteApi(APIView):
             action=self.audit_actions.get(request.method or "", "read"),
         )
 
-    def permission_denied(self, request: Request, message: Any = None, code: Any = None) -> None:
+    def permission_denied(
+        self, request: Request, message: Any = None, code: Any = None
+    ) -> NoReturn:
         self._audit_denial(request)
         super().permission_denied(request, message=message, code=code)
 
@@ -328,12 +332,18 @@ class _NoteApi(APIView):
         return super().handle_exception(exc)
 
 
+def _user(request: Request) -> User:
+    # Every note endpoint requires a role, so the caller is always an authenticated User.
+    return cast(User, request.user)
+
+
 def _session_for(*, user: Any, session_id: int | None, field: str = "session") -> Session | None:
     if session_id is None:
         return None
     try:
         return session_get_for_user(user=user, session_id=session_id)
-    except Exception:  # Http404: an unknown or foreign session is simply bad input here
+    except Http404:
+        # In a request body an unknown or foreign session is bad input, not a missing page.
         raise ValidationError({field: ["No session you can see has this id."]}) from None
 
 
@@ -392,7 +402,7 @@ class NoteListCreateApi(_NoteApi):
         data = serializer_class(data=request.data)
         data.is_valid(raise_exception=True)
         d = data.validated_data
-        user = request.user
+        user = _user(request)
         if kind == NoteKind.GROUP:
             session = _session_for(user=user, session_id=d["session"])
             assert session is not None  # noqa: S101 - session is a required field
@@ -436,7 +446,7 @@ class NoteDetailApi(_NoteApi):
             user=request.user, note_id=note_id, request=request._request, action="update"
         )
         services.note_update(
-            note=note, actor=request.user, changes=data.validated_data, request=request._request
+            note=note, actor=_user(request), changes=data.validated_data, request=request._request
         )
         return _detail_response(request, note_id)
 
@@ -449,7 +459,7 @@ class NoteSignApi(_NoteApi):
         note = selectors.note_get_for_write(
             user=request.user, note_id=note_id, request=request._request, action="sign"
         )
-        services.note_sign(note=note, actor=request.user, request=request._request)
+        services.note_sign(note=note, actor=_user(request), request=request._request)
         return _detail_response(request, note_id)
 
 
@@ -461,7 +471,7 @@ class NoteCosignApi(_NoteApi):
         note = selectors.note_get_for_write(
             user=request.user, note_id=note_id, request=request._request, action="cosign"
         )
-        services.note_cosign(note=note, actor=request.user, request=request._request)
+        services.note_cosign(note=note, actor=_user(request), request=request._request)
         return _detail_response(request, note_id)
 
 
@@ -477,7 +487,7 @@ class NoteAddendumApi(_NoteApi):
         )
         services.addendum_create(
             note=note,
-            actor=request.user,
+            actor=_user(request),
             text=data.validated_data["text"],
             request=request._request,
         )
@@ -530,7 +540,7 @@ class EmergencyAccessApi(_NoteApi):
         data = EmergencyAccessInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         grant: EmergencyAccessGrant = services.emergency_access_grant(
-            clinician=request.user,
+            clinician=_user(request),
             patient_id=data.validated_data["patient"],
             reason=data.validated_data["reason"],
             request=request._request,
