@@ -195,3 +195,24 @@ def test_list_with_a_bad_date_is_refused(cast: Any, client_for: Any) -> None:
 
     assert response.status_code == 400
     assert "from" in response.json()["fields"]
+
+
+@pytest.mark.parametrize("who", ["other_clinician", "outsider"])
+def test_staff_outside_the_care_team_cannot_change_a_note(
+    cast: Any, client_for: Any, progress_note: dict[str, Any], who: str
+) -> None:
+    client = client_for(getattr(cast, who))
+    url = f"/api/notes/{progress_note['id']}/"
+
+    responses = [
+        client.patch(url, {"sections": progress_note["sections"]}, format="json"),
+        client.post(f"{url}sign/"),
+        client.post(f"{url}cosign/"),
+        client.post(f"{url}addenda/", {"text": "x"}, format="json"),
+    ]
+
+    assert [r.status_code for r in responses] == [404, 404, 404, 404]
+    denied = audit_events(action="denied", actor=getattr(cast, who))
+    assert [e.detail["attempted"] for e in denied] == ["update", "sign", "cosign", "amend"]
+    assert all(e.patient_id == cast.patient.pk for e in denied)
+    assert client_for(cast.clinician).get(url).json()["status"] == "draft"
