@@ -10,7 +10,13 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -39,14 +45,22 @@ def caller(request: Request) -> User:
     return cast(User, request.user)
 
 
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", OpenApiTypes.INT),
+    OpenApiParameter("page_size", OpenApiTypes.INT, description="At most 500."),
+]
+
+
 class _CohortView(APIView):
     permission_classes = [IsProgramMember]
+    # Read by paginate() and by drf-spectacular, which then documents the page envelope.
+    pagination_class = PageNumberPagination
 
     def cohort(self, cohort_id: int) -> Any:
         return selectors.cohort_get_for_user(user=caller(self.request), cohort_id=cohort_id)
 
     def paginate(self, queryset: Any, serializer: Any) -> Response:
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, self.request, view=self)
         return paginator.get_paginated_response(serializer(page).data)
 
@@ -68,7 +82,7 @@ def _require_enrollment_write(request: Request, cohort: Any, object_id: Any = ""
 
 
 class CohortListApi(_CohortView):
-    @extend_schema(responses=CohortSerializer(many=True))
+    @extend_schema(responses=CohortSerializer(many=True), parameters=PAGE_PARAMETERS)
     def get(self, request: Request) -> Response:
         cohorts = selectors.cohorts_with_counts_visible_to(user=caller(request))
         return self.paginate(cohorts, lambda page: CohortSerializer(page, many=True))
@@ -109,7 +123,7 @@ class CohortDetailApi(_CohortView):
 
 
 class CareTeamListApi(_CohortView):
-    @extend_schema(responses=CareTeamMemberSerializer(many=True))
+    @extend_schema(responses=CareTeamMemberSerializer(many=True), parameters=PAGE_PARAMETERS)
     def get(self, request: Request, cohort_id: int) -> Response:
         cohort = self.cohort(cohort_id)
         members = selectors.care_team_of(cohort=cohort)
@@ -140,11 +154,17 @@ class CareTeamMemberApi(_CohortView):
 
 class EnrollmentListApi(_CohortView):
     @extend_schema(
+        parameters=PAGE_PARAMETERS,
         responses=OpenApiResponse(
-            EnrollmentSerializer(many=True),
+            PolymorphicProxySerializer(
+                component_name="RosterEntry",
+                serializers=[EnrollmentSerializer, RosterMemberSerializer],
+                resource_type_field_name=None,
+                many=True,
+            ),
             description="Staff and admins: enrollments. Patients: the active members, "
             "each as {display_name, is_self} (RosterMember) only.",
-        )
+        ),
     )
     def get(self, request: Request, cohort_id: int) -> Response:
         user = caller(request)
