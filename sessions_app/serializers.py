@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -54,6 +56,18 @@ class SessionUpdateSerializer(serializers.Serializer):
     starts_at = serializers.DateTimeField(required=False)
     ends_at = serializers.DateTimeField(required=False)
     waiting_room = serializers.BooleanField(required=False)
+
+    FIXED = ("cohort", "kind", "patient", "status")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Silently ignoring these would look like success; a session for another cohort,
+        # kind or patient is a new session, and cancelling has its own endpoint.
+        fixed = [name for name in self.FIXED if name in self.initial_data]
+        if fixed:
+            raise serializers.ValidationError(
+                {name: ["This field cannot be changed."] for name in fixed}
+            )
+        return attrs
 
 
 class SessionCancelSerializer(serializers.Serializer):

@@ -216,3 +216,21 @@ def test_session_lists_make_a_bounded_number_of_queries(
     with django_assert_max_num_queries(5):
         response = client.get(url)
     assert response.json()["count"] == 80
+
+
+@pytest.mark.parametrize(
+    "change", [{"kind": "workshop"}, {"status": "ended"}, {"patient": 1}, {"cohort": 1}]
+)
+def test_fixed_session_fields_cannot_be_patched(cast, client_for, change):
+    session = SessionFactory(cohort=cast.cohort, starts_at=SOON)
+    response = client_for(cast.admin).patch(
+        f"/api/sessions/{session.pk}/", change | {"title": "Renamed"}, format="json"
+    )
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == set(change)
+    session.refresh_from_db()
+    assert (session.title, session.kind, session.status) == (
+        "Group therapy",
+        "group_therapy",
+        "scheduled",
+    )
