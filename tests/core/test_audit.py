@@ -124,3 +124,22 @@ def test_bad_audit_filter_is_a_field_error(client_for):
     response = client.get("/api/audit/?since=yesterday")
     assert response.status_code == 400
     assert "since" in response.json()["fields"]
+
+
+def test_many_events_are_chained_in_one_write(django_assert_max_num_queries, capsys):
+    actor = UserFactory(role="clinician")
+    audit.record(action="login", actor=actor)
+    with django_assert_max_num_queries(6):
+        events = audit.record_many(
+            {"action": "read", "actor": actor, "object_type": "note", "object_id": i}
+            for i in range(50)
+        )
+    assert [e.seq for e in events] == list(range(2, 52))
+    call_command("verify_audit")
+    assert "51 events" in capsys.readouterr().out
+
+
+def test_unknown_action_is_refused():
+    with pytest.raises(ValueError, match="Unknown audit action"):
+        audit.record(action="made-up")
+    assert not AuditEvent.objects.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +59,7 @@ def _locked_head() -> AuditChainHead:
     return AuditChainHead.objects.select_for_update().get(pk=1)
 
 
-def record(
+def _build_event(
     *,
     action: str,
     actor: Any = None,
@@ -71,43 +72,66 @@ def record(
     request_id: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain.
-
-    ``detail`` holds identifiers and codes only — never clinical text or anything a
-    patient typed. The head row is locked for the rest of the caller's transaction, so
-    concurrent writers on every process keep a single chain.
-    """
     if action not in Action.values:
         raise ValueError(f"Unknown audit action {action!r}.")
+    if outcome not in Outcome.values:
+        raise ValueError(f"Unknown audit outcome {outcome!r}.")
     if request is not None:
         client_address = client_address or request_client_address(request)
         request_id = request_id or getattr(request, "request_id", "")
     actor_obj = actor if getattr(actor, "pk", None) is not None else None
-    patient_id = getattr(patient, "pk", patient)
+    return AuditEvent(
+        occurred_at=timezone.now(),
+        actor=actor_obj,
+        actor_username=getattr(actor_obj, "username", "") or "",
+        actor_role=getattr(actor_obj, "role", "") or "",
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id) if object_id not in (None, "") else "",
+        patient_id=getattr(patient, "pk", patient),
+        outcome=outcome,
+        request_id=(request_id or current_request_id.get())[:64],
+        client_address=(client_address or "")[:64],
+        detail=detail or {},
+    )
+
+
+def _append(events: list[AuditEvent]) -> list[AuditEvent]:
     with transaction.atomic():
         head = _locked_head()
-        event = AuditEvent(
-            seq=head.seq + 1,
-            occurred_at=timezone.now(),
-            actor=actor_obj,
-            actor_username=getattr(actor_obj, "username", "") or "",
-            actor_role=getattr(actor_obj, "role", "") or "",
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id) if object_id not in (None, "") else "",
-            patient_id=patient_id,
-            outcome=outcome,
-            request_id=(request_id or current_request_id.get())[:64],
-            client_address=(client_address or "")[:64],
-            detail=detail or {},
-            prev_hash=head.hash,
-        )
-        event.hash = event_hash(event)
-        event.save(force_insert=True)
-        head.seq = event.seq
-        head.hash = event.hash
+        seq, prev_hash = head.seq, head.hash
+        for event in events:
+            seq += 1
+            event.seq = seq
+            event.prev_hash = prev_hash
+            event.hash = event_hash(event)
+            prev_hash = event.hash
+        AuditEvent.objects.bulk_create(events)
+        head.seq, head.hash = seq, prev_hash
         head.save(update_fields=["seq", "hash"])
-    return event
+    return events
+
+
+def record(**fields: Any) -> AuditEvent:
+    """Append one event to the chain.
+
+    Keyword arguments: ``action`` (an ``Action``), ``actor``, ``outcome``, ``object_type``,
+    ``object_id``, ``patient`` (user or id), ``request`` (fills client address and request
+    id), ``client_address``, ``request_id``, ``detail``. ``detail`` holds identifiers and
+    codes only — never clinical text or anything a patient typed. The head row is locked
+    for the rest of the caller's transaction, so concurrent writers on every process keep
+    a single chain.
+    """
+    return _append([_build_event(**fields)])[0]
+
+
+def record_many(entries: Iterable[dict[str, Any]]) -> list[AuditEvent]:
+    """Append several events under one lock and one insert (e.g. every row of a list
+    response): the cost stays constant however many rows a page holds."""
+    events = [_build_event(**fields) for fields in entries]
+    if not events:
+        return []
+    return _append(events)
 
 
 @dataclass(frozen=True)
