@@ -371,19 +371,22 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     # --- Events from the channel layer -----------------------------------------------------
 
-    def _in_audience(self, audience: str) -> bool:
-        admitted = self.state == ParticipantState.ADMITTED
-        if audience == notify.ALL:
-            return True
-        if audience == notify.STAFF:
-            return self.is_staff
-        if audience == notify.PATIENTS:
-            return not self.is_staff and admitted
-        return self.is_staff or admitted
+    def _audiences(self) -> tuple[str, ...]:
+        """The audiences this socket belongs to, most specific first."""
+        if self.is_staff:
+            return (notify.STAFF, notify.ADMITTED, notify.ALL)
+        if self.state == ParticipantState.ADMITTED:
+            return (notify.PATIENTS, notify.ADMITTED, notify.ALL)
+        return (notify.ALL,)
 
     async def room_frame(self, event: dict[str, Any]) -> None:
-        if self.entered and self._in_audience(event["audience"]):
-            await self.send(text_data=event["text"])
+        if not self.entered:
+            return
+        texts = event["texts"]
+        for audience in self._audiences():
+            if audience in texts:
+                await self.send(text_data=texts[audience])
+                return
 
     async def room_control(self, event: dict[str, Any]) -> None:
         if not self.entered:

@@ -43,7 +43,18 @@ def _group_send(group: str, event: dict[str, Any]) -> None:
 
 
 def notify_frame(*, session_id: int, frame: dict[str, Any], audience: str = ADMITTED) -> None:
-    event = {"type": "room.frame", "text": encode(frame), "audience": audience}
+    notify_frames(session_id=session_id, frames={audience: frame})
+
+
+def notify_frames(*, session_id: int, frames: dict[str, dict[str, Any]]) -> None:
+    """One layer message for one event, with a frame per audience (each socket matches at
+    most one): fewer messages than one per audience, each text serialised once."""
+    if not frames:
+        return
+    event = {
+        "type": "room.frame",
+        "texts": {audience: encode(frame) for audience, frame in frames.items()},
+    }
     transaction.on_commit(lambda: _group_send(room_group(session_id), event))
 
 
@@ -77,7 +88,5 @@ def notify_presence(
         elif seen_before and seen_after and before != after:
             frames[audience] = {"type": "presence.updated", "participant": after}
     if STAFF in frames and frames.get(PATIENTS) == frames[STAFF]:
-        notify_frame(session_id=session_id, frame=frames[STAFF], audience=ADMITTED)
-        return
-    for audience, frame in frames.items():
-        notify_frame(session_id=session_id, frame=frame, audience=audience)
+        frames = {ADMITTED: frames[STAFF]}
+    notify_frames(session_id=session_id, frames=frames)
