@@ -216,7 +216,9 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     # --- Incoming frames -----------------------------------------------------------------
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
         if not self.entered:
             return
         try:
