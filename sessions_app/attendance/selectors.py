@@ -490,6 +490,46 @@ def cohort_week_report(
     }
 
 
+WEEK_COLUMNS = [
+    "date",
+    "patient_id",
+    "enrollment_id",
+    "sessions_expected",
+    "sessions_attended",
+    "sessions_absent",
+    "sessions_excused",
+    "minutes",
+    "measured_minutes",
+    "adjustment_minutes",
+    "below_daily_minimum",
+]
+
+
+def week_report_rows(report: dict[str, Any]) -> dict[str, Any]:
+    """The week report as one row per patient-day, for CSV: the same numbers."""
+    rows = []
+    for patient in report["patients"]:
+        for day in patient["days"]:
+            statuses = [s["status"] for s in day["sessions"]]
+            rows.append(
+                {
+                    "date": day["date"],
+                    "patient_id": patient["patient"]["id"],
+                    "enrollment_id": patient["enrollment_id"],
+                    "sessions_expected": len(statuses),
+                    "sessions_attended": statuses.count(AttendanceStatus.ATTENDED),
+                    "sessions_absent": statuses.count(AttendanceStatus.ABSENT),
+                    "sessions_excused": statuses.count(AttendanceStatus.EXCUSED),
+                    "minutes": day["minutes"],
+                    "measured_minutes": day["measured_minutes"],
+                    "adjustment_minutes": day["adjustment_minutes"],
+                    "below_daily_minimum": day["below_daily_minimum"],
+                }
+            )
+    rows.sort(key=lambda r: (r["date"], r["patient_id"]))
+    return {"columns": WEEK_COLUMNS, "rows": rows}
+
+
 BILLING_COLUMNS = [
     "date",
     "patient_id",

@@ -273,3 +273,29 @@ def test_auditor_role_is_refused_attendance_reports_for_any_cohort(cast, client_
 
 def test_anonymous_caller_cannot_read_the_week_report(cast, client_for):
     assert _report(client_for, None, cast.cohort).status_code == 401
+
+
+def test_week_report_csv_has_one_row_per_patient_day_with_the_json_numbers(
+    enrolled_since_january, client_for, after_week
+):
+    import csv
+    import io
+
+    cast = enrolled_since_january
+    attend(session_at(cast.cohort, local(2026, 3, 2, 18)), cast.patient, 150)
+    session_at(cast.cohort, local(2026, 3, 3, 18))
+    client = client_for(cast.facilitator)
+    days = _patient_row(_report(client_for, cast.facilitator, cast.cohort).json(), cast.patient)[
+        "days"
+    ]
+
+    response = client.get(
+        f"/api/cohorts/{cast.cohort.pk}/attendance/", {"week": WEEK}, HTTP_ACCEPT="text/csv"
+    )
+
+    assert response.status_code == 200
+    sheet = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [(r["date"], r["minutes"], r["sessions_absent"]) for r in sheet] == [
+        (d["date"], str(d["minutes"]), str(len(d["sessions"]) - int(d["attended"]))) for d in days
+    ]
+    assert AuditEvent.objects.filter(action=Action.EXPORT, object_type="attendance_report").exists()
