@@ -27,8 +27,6 @@ from vioip.core.errors import Conflict
 
 # Longest one session may last: a full IOP day.
 MAX_SESSION = dt.timedelta(hours=12)
-# Schedules are generated at most a year at a time, so a typo cannot create thousands.
-MAX_GENERATION_DAYS = 366
 
 DEFAULT_TITLES = {
     SessionKind.GROUP_THERAPY: "Group therapy",
@@ -186,6 +184,14 @@ def schedule_slots(*, cohort: Cohort, date_from: dt.date, date_to: dt.date) -> l
     return slots
 
 
+def _one_year_after(day: dt.date) -> dt.date:
+    """The same date a year later (29 February gives 1 March)."""
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:
+        return dt.date(day.year + 1, 3, 1)
+
+
 @transaction.atomic
 def schedule_generate(
     *,
@@ -197,12 +203,13 @@ def schedule_generate(
 ) -> list[Session]:
     """Create the cohort's group sessions on its meeting days between two dates.
 
+    At most a year at a time, so a typo cannot create thousands of sessions.
     Idempotent: a slot that already has a generated session (even a cancelled or moved
     one) is skipped, so running it twice creates nothing new. Answers what it created.
     """
     if date_to < date_from:
         raise ValidationError({"to": ["The end of the range is before its start."]})
-    if (date_to - date_from).days > MAX_GENERATION_DAYS:
+    if date_to >= _one_year_after(date_from):
         raise ValidationError({"to": ["Generate at most one year at a time."]})
     # The lock serialises concurrent generations of one cohort.
     cohort = Cohort.objects.select_for_update().get(pk=cohort.pk)

@@ -132,7 +132,8 @@ def test_one_off_sessions_do_not_block_generation(cast, client_for, evening_coho
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"from": "2027-01-01", "to": "2028-01-03"}, "to"),
+        ({"from": "2027-01-01", "to": "2028-01-01"}, "to"),
+        ({"from": "2028-02-29", "to": "2029-03-01"}, "to"),
         ({"from": "2027-02-01", "to": "2027-01-01"}, "to"),
         ({"from": "2027-02-30", "to": "2027-03-01"}, "from"),
         ({"to": "2027-03-01"}, "from"),
