@@ -45,6 +45,7 @@ from vioip.audit.models import Action, AuditEvent
 ADULT_WEEKLY_MINUTES = 9 * 60
 ADOLESCENT_WEEKLY_MINUTES = 6 * 60
 DEFAULT_DAILY_MINUTES = 180
+ABSENCE_LOOKBACK = dt.timedelta(weeks=26)
 DAY_RULE = (
     "A session counts, whole, on the day it starts in the cohort's time zone; weeks are "
     "ISO weeks (Monday-Sunday) in that zone."
@@ -460,12 +461,14 @@ def cohort_week_report(
     sunday = monday + dt.timedelta(days=6)
     first = (
         Enrollment.objects.filter(cohort=cohort, start_date__lte=sunday)
+        .filter(Q(discharged_on__isnull=True) | Q(discharged_on__gte=monday))
         .order_by("start_date")
         .values_list("start_date", flat=True)
         .first()
     )
     patients = []
-    first_day = min(first or monday, monday)
+    # Absences are counted back through the enrollment, but never further than this.
+    first_day = max(min(first or monday, monday), monday - ABSENCE_LOOKBACK)
     for ledger in ledgers(cohort=cohort, first_day=first_day, last_day=sunday, now=now):
         totals = _week_totals(ledger, monday, policy)
         if not any(_enrolled_on(ledger.enrollment, monday + dt.timedelta(d)) for d in range(7)):
