@@ -110,11 +110,24 @@ async def run(base: str, token: str, session_id: int) -> int:
     url = f"{scheme}://{parts.netloc}/ws/sessions/{session_id}/?ticket={ticket}"
     async with connect(url, origin=origin, proxy=None) as ws:  # type: ignore[arg-type]
         print(f"Connected to session {session_id}. Type to chat, /help for commands.")
+        pong = asyncio.Event()
 
         async def read() -> None:
             with contextlib.suppress(ConnectionClosed):
                 async for text in ws:
-                    show(json.loads(text))
+                    frame = json.loads(text)
+                    if frame.get("type") == "pong" and frame.get("ref") == "quit":
+                        pong.set()
+                        continue
+                    show(frame)
+
+        async def drain_and_close() -> None:
+            # Frames are answered in order: once our ping's pong is back, every earlier
+            # line has been answered and printed.
+            with contextlib.suppress(ConnectionClosed, TimeoutError):
+                await ws.send(json.dumps({"type": "ping", "ref": "quit"}))
+                await asyncio.wait_for(pong.wait(), timeout=5)
+            await ws.close()
 
         lines: asyncio.Queue[str] = asyncio.Queue()
         loop = asyncio.get_running_loop()
@@ -131,7 +144,7 @@ async def run(base: str, token: str, session_id: int) -> int:
             while True:
                 line = await lines.get()
                 if not line or line.strip() == "/quit":
-                    await ws.close()
+                    await drain_and_close()
                     return
                 line = line.strip()
                 if not line:

@@ -278,7 +278,11 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     # --- Handlers: one per client frame type --------------------------------------------------
 
     async def frame_ping(self, content: dict[str, Any]) -> None:
-        await self.send_json({"type": "pong"})
+        frame: dict[str, Any] = {"type": "pong"}
+        ref = content.get("ref")
+        if isinstance(ref, str) and len(ref) <= 64:
+            frame["ref"] = ref
+        await self.send_json(frame)
 
     async def frame_chat_send(self, content: dict[str, Any]) -> None:
         raw_id, text = content.get("client_id"), content.get("text")

@@ -11,28 +11,22 @@ import contextlib
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.db import connection
 
 from sessions_app.rooms.models import AttendanceSegment, ChatMessage
+from tests.rooms.servers import Daphne, daphne_env, free_port, http
 from vioip.accounts.tokens import token_issue
 
 PRESENCE_TTL = 5
-# Straight to the local daphnes, whatever proxy the environment names.
-_http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 GRACE = 1
 
 
@@ -55,77 +49,18 @@ def _services_or_skip() -> None:
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Daphne:
-    def __init__(self, port: int, env: dict[str, str], log: Path) -> None:
-        self.port = port
-        self.log = log
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "vioip.asgi:application",
-            ],
-            env=env,
-            cwd=settings.BASE_DIR,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-
-    @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited: {self.log.read_text()[-2000:]}")
-            with contextlib.suppress(OSError), _http.open(f"{self.http}/healthz", timeout=1):
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"daphne did not start: {self.log.read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
 @pytest.fixture
 def daphnes(tmp_path: Path) -> Iterator[tuple[Daphne, Daphne]]:
     _services_or_skip()
-    db_url = urlsplit(os.environ["DATABASE_URL"])
     # The daphnes use this test's own database, so they see what the test creates.
-    test_db = urlunsplit(db_url._replace(path="/" + connection.settings_dict["NAME"]))
-    env = {
-        **os.environ,
-        "DATABASE_URL": test_db,
-        "REDIS_URL": os.environ["REDIS_URL"],
-        "VIOIP_ALLOWED_HOSTS": "127.0.0.1",
-        "VIOIP_SSL_REDIRECT": "0",
-        "VIOIP_ROOM_PRESENCE_TTL_SECONDS": str(PRESENCE_TTL),
-        "VIOIP_ROOM_GRACE_SECONDS": str(GRACE),
-        "VIOIP_ROOM_CHAT_RATE_MESSAGES": "1000",
-        "VIOIP_LOCAL_DIR": str(tmp_path),
-        "VIOIP_LOG_LEVEL": "WARNING",
-    }
-    env.pop("VIOIP_DEBUG", None)
-    started = [Daphne(_free_port(), env, tmp_path / f"daphne{n}.log") for n in (1, 2)]
+    env = daphne_env(
+        tmp_path,
+        REDIS_URL=os.environ["REDIS_URL"],
+        VIOIP_ROOM_PRESENCE_TTL_SECONDS=str(PRESENCE_TTL),
+        VIOIP_ROOM_GRACE_SECONDS=str(GRACE),
+        VIOIP_ROOM_CHAT_RATE_MESSAGES="1000",
+    )
+    started = [Daphne(free_port(), env, tmp_path / f"daphne{n}.log") for n in (1, 2)]
     try:
         for daphne in started:
             daphne.wait_ready()
@@ -139,7 +74,7 @@ def _post_json(url: str, token: str) -> Any:
     request = urllib.request.Request(  # noqa: S310
         url, method="POST", headers={"Authorization": f"Bearer {token}"}, data=b""
     )
-    with _http.open(request, timeout=10) as response:
+    with http.open(request, timeout=10) as response:
         return json.loads(response.read())
 
 

@@ -107,6 +107,8 @@ async def test_ping_gets_pong(join: Any, cast: Any, live_session: Any):
     assert state["me"]["state"] == "waiting"
     await patient.send({"type": "ping"})
     assert await patient.receive() == {"type": "pong"}
+    await patient.send({"type": "ping", "ref": "abc"})
+    assert await patient.receive() == {"type": "pong", "ref": "abc"}
     await patient.close()
 
 
