@@ -215,6 +215,24 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "kind", "status", "role" or "reason": give each its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "UserRoleEnum": "vioip.accounts.models.Role",
+        "StaffRoleEnum": "groups.models.StaffRole",
+        "CohortStatusEnum": "groups.models.CohortStatus",
+        "EnrollmentStatusEnum": "groups.models.EnrollmentStatus",
+        "DischargeReasonEnum": "groups.models.DischargeReason",
+        "SessionKindEnum": "sessions_app.models.SessionKind",
+        "SessionStatusEnum": "sessions_app.models.SessionStatus",
+        "ParticipantStateEnum": "sessions_app.rooms.models.ParticipantState",
+        "NoteKindEnum": "groups.notes.models.NoteKind",
+        "NoteStatusEnum": "groups.notes.models.NoteStatus",
+        "NoteFormatEnum": "groups.notes.models.NoteFormat",
+        "RiskLevelEnum": "groups.notes.models.RiskLevel",
+        "ScreeningReasonEnum": "screening.models.Reason",
+        "TestStatusEnum": "screening.models.TestStatus",
+        "AuditOutcomeEnum": "vioip.audit.models.Outcome",
+    },
     # Schema warnings are checked by the test suite, not by `check --deploy`.
     "ENABLE_DJANGO_DEPLOY_CHECK": False,
 }
