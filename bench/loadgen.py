@@ -434,10 +434,11 @@ class RestProbe:
 async def run(config: dict[str, Any]) -> dict[str, Any]:
     gen = Generator(config)
     result: dict[str, Any] = {"stack": gen.stack, "sockets_planned": len(gen.clients)}
-    await asyncio.sleep(0.5)
+    settle = float(config.get("settle_seconds", 1.0))
+    await asyncio.sleep(settle)
     rss0 = gen.server.rss()
     result["connect"] = await gen.connect_all(attempt=0)
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(settle)
     rss1 = gen.server.rss()
     held = result["connect"]["sockets"]
     result["sockets_held"] = held
@@ -447,7 +448,7 @@ async def run(config: dict[str, Any]) -> dict[str, Any]:
     if config.get("storm", True):
         await gen.close_all()
         result["storm"] = await gen.connect_all(attempt=1)
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(settle)
     # Cyclic GC in the generator would show up as latency: collect between steps only.
     gc.collect()
     gc.freeze()

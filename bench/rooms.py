@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,7 @@ class Options:
     rest_rate: float
     rest_at_fps: int | None
     smoke: bool
+    keep: Path | None = None
     server_core: int = 0
     generator_core: int = 1
 
@@ -74,6 +76,20 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30)
             return
         time.sleep(0.1)
     raise RuntimeError(f"nothing listening on {port} after {timeout} s")
+
+
+def warm_up(port: int) -> None:
+    """One request before measuring: Django imports the URLconf (and all it imports) on the
+    first request, on the event loop's thread, and nothing else runs meanwhile."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=30) as reply:
+                reply.read()
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError("the server never answered /healthz")
 
 
 def pinned(command: list[str], core: int, pin: bool) -> list[str]:
@@ -96,7 +112,8 @@ def process(
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(10)
+                # Short: a daphne stuck in shutdown would otherwise hold the run up.
+                proc.wait(3)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
@@ -183,8 +200,9 @@ def base_config(opts: Options, rooms: int, participants: int) -> dict[str, Any]:
         "message_bytes": 100,
         "p99_stop_ms": 100,
         "storm": opts.storm,
-        "warmup_fps": min(opts.rates),
-        "warmup_seconds": 1 if opts.smoke else 3,
+        "warmup_fps": None if opts.smoke else min(opts.rates),
+        "warmup_seconds": 3,
+        "settle_seconds": 0.1 if opts.smoke else 1.0,
         "connect_concurrency": 100,
     }
 
@@ -242,6 +260,7 @@ def run_vioip(opts: Options, rooms: int, participants: int, work: Path) -> dict[
         command = pinned(daphne(port, "vioip.asgi:application"), opts.server_core, opts.pin)
         with process(command, env=env, log=work / "vioip.log") as proc:
             wait_for_port(port, proc)
+            warm_up(port)
             config = base_config(opts, rooms, participants)
             config.update(
                 stack="vioip",
@@ -353,6 +372,10 @@ def run(opts: Options) -> dict[str, Any]:
                     outcome = {"stack": stack, "failed": f"{type(exc).__name__}: {exc}"}
                     outcome["logs"] = logs
                 outcome["server_log_errors"] = log_errors(work)
+                if opts.keep:
+                    opts.keep.mkdir(parents=True, exist_ok=True)
+                    for log in work.glob("*.*"):
+                        shutil.copy(log, opts.keep / f"{rooms}x{participants}-{log.name}")
             size["stacks"][stack] = outcome
         results["sizes"].append(size)
     return results
@@ -371,8 +394,8 @@ def parse(argv: list[str] | None = None) -> Options:
         help="offered delivered frames/s per step; stops once p99 > 100 ms",
     )
     parser.add_argument("--stacks", default=",".join(ALL_STACKS))
-    parser.add_argument("--step-seconds", type=float, default=10)
-    parser.add_argument("--drain-seconds", type=float, default=3)
+    parser.add_argument("--step-seconds", type=float, default=None, help="default 10")
+    parser.add_argument("--drain-seconds", type=float, default=None, help="default 5")
     parser.add_argument("--out-dir", type=Path, default=ROOT / "bench")
     parser.add_argument("--redis-url", default=None, help="use this Redis instead of starting one")
     parser.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
@@ -380,6 +403,7 @@ def parse(argv: list[str] | None = None) -> Options:
     parser.add_argument("--rest-rate", type=float, default=200)
     parser.add_argument("--rest-at-fps", type=int, default=2000)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
+    parser.add_argument("--keep", type=Path, default=None, help="copy server logs here")
     args = parser.parse_args(argv)
     sizes = [tuple(int(x) for x in s.split("x")) for s in args.sizes.split(",") if s]
     rates = [int(x) for x in args.rates.split(",") if x]
@@ -387,8 +411,8 @@ def parse(argv: list[str] | None = None) -> Options:
         sizes=sizes,  # type: ignore[arg-type]
         rates=rates,
         stacks=[s for s in args.stacks.split(",") if s],
-        step_seconds=args.step_seconds,
-        drain_seconds=args.drain_seconds,
+        step_seconds=args.step_seconds or 10,
+        drain_seconds=args.drain_seconds or 5,
         out_dir=args.out_dir,
         redis_url=args.redis_url,
         database_url=os.environ.get("DATABASE_URL"),
@@ -397,15 +421,24 @@ def parse(argv: list[str] | None = None) -> Options:
         rest_rate=args.rest_rate,
         rest_at_fps=args.rest_at_fps,
         smoke=args.smoke,
+        keep=args.keep,
     )
     if args.smoke:
-        opts.sizes, opts.rates = [(2, 5)], [100, 200]
-        opts.step_seconds, opts.drain_seconds = 1.0, 1.0
-        opts.rest_rate, opts.rest_at_fps = 20, 200
+        # 10 messages/s: enough to exercise every path, little enough for a busy CI box.
+        opts.sizes, opts.rates = [(2, 5)], [50]
+        opts.step_seconds = args.step_seconds or 1.0
+        opts.drain_seconds = args.drain_seconds or 8.0
+        opts.rest_rate, opts.rest_at_fps = 5, 50
     return opts
 
 
+def _stop(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    # Turn SIGTERM into an exit so every server started here is stopped on the way out.
+    signal.signal(signal.SIGTERM, _stop)
     opts = parse(argv)
     opts.out_dir.mkdir(parents=True, exist_ok=True)
     results = run(opts)
