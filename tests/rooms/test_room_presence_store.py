@@ -1,0 +1,70 @@
+"""The presence store behaves the same in memory and on Redis: live members, expiry, and
+each expired member handed to exactly one sweeper."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sessions_app.rooms import presence
+
+
+def _redis_or_skip() -> str:
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        pytest.skip("needs REDIS_URL")
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=3).ping()
+    except Exception as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis is configured but unreachable: {exc}")
+        pytest.skip(f"Redis unreachable: {exc}")
+    return url
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request: Any, settings: Any) -> Iterator[Any]:
+    if request.param == "redis":
+        chosen: Any = presence.RedisPresence(_redis_or_skip())
+    else:
+        chosen = presence.LocalPresence()
+    # A room id no other test uses, so a shared Redis holds nothing of it.
+    session_id = uuid.uuid4().int % 10**9 + 10**9
+    chosen.clear(session_id)
+    yield chosen, session_id
+    chosen.clear(session_id)
+
+
+def test_live_members_are_those_not_yet_expired(store: Any):
+    backend, room = store
+    backend.touch(room, presence.member_name(1, "a"), 130.0)
+    backend.touch(room, presence.member_name(1, "b"), 200.0)
+    backend.touch(room, presence.member_name(2, presence.grace_conn(140.0)), 150.0)
+    assert {(m.user_id, m.conn) for m in backend.live(room, 120.0)} == {
+        (1, "a"),
+        (1, "b"),
+        (2, "grace|140.000000"),
+    }
+    assert {m.user_id for m in backend.live(room, 160.0)} == {1}
+    assert backend.remove(room, presence.member_name(1, "b")) is True
+    assert backend.remove(room, presence.member_name(1, "b")) is False
+
+
+def test_expired_members_go_to_one_sweeper_only(store: Any, settings: Any):
+    settings.ROOM_PRESENCE_TTL_SECONDS = 60
+    backend, room = store
+    backend.touch(room, presence.member_name(1, "a"), 100.0)
+    backend.touch(room, presence.member_name(2, presence.grace_conn(90.5)), 110.0)
+    backend.touch(room, presence.member_name(3, "c"), 500.0)
+    (first,) = backend.pop_expired(room, 105.0)
+    assert (first.user_id, first.left_at) == (1, 40.0)  # its last heartbeat
+    assert backend.pop_expired(room, 105.0) == []
+    (grace,) = backend.pop_expired(room, 120.0)
+    assert (grace.user_id, grace.left_at) == (2, 90.5)  # when the socket closed
+    assert [m.user_id for m in backend.live(room, 120.0)] == [3]
