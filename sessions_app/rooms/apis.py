@@ -132,6 +132,8 @@ class AttendanceApi(APIView):
     )
     def get(self, request: Request, session_id: int) -> Response:
         session = _session_for_staff(request, session_id, "attendance")
+        # Whoever's presence has run out leaves before the report is read.
+        services.room_sweep(session_id=session.pk)
         rows = selectors.attendance_for_session(session=session)
         audit.record(
             action=Action.READ,

@@ -106,8 +106,8 @@ class RedisPresence:
 
     def touch(self, session_id: int, name: str, expires_at: float) -> None:
         key = self._key(session_id)
-        # The key outlives its members a little, then an abandoned room disappears.
-        keep = int(max(settings.ROOM_PRESENCE_TTL_SECONDS, settings.ROOM_GRACE_SECONDS) * 4)
+        # Long enough that sweeps see every expired member; an abandoned room still goes.
+        keep = 24 * 3600
         pipe = self._redis.pipeline()
         pipe.zadd(key, {name: expires_at})
         pipe.expire(key, keep)

@@ -303,16 +303,35 @@ def room_disconnect(*, session_id: int, user_id: int, conn: str, final: bool = F
 
 def room_sweep(*, session_id: int) -> list[int]:
     """Remove expired sockets and grace entries (any process may do it; each entry is
-    handled once) and take out the people who have nothing live left."""
-    expired = presence.store().pop_expired(session_id, presence.now())
+    handled once) and take out the people who have nothing live left — including anyone
+    the database has in the room with no presence at all (their presence was lost, say a
+    Redis restart), who leave now."""
+    now = presence.now()
+    expired = presence.store().pop_expired(session_id, now)
     last_seen: dict[int, float] = {}
     for member in expired:
         last_seen[member.user_id] = max(last_seen.get(member.user_id, 0.0), member.left_at)
+    live = presence.live_user_ids(session_id, now)
+    online = Participant.objects.filter(session_id=session_id, online=True).values_list(
+        "user_id", flat=True
+    )
+    for user_id in online:
+        if user_id not in live:
+            last_seen.setdefault(user_id, now)
     return [
         user_id
         for user_id, seen in last_seen.items()
         if room_leave(session_id=session_id, user_id=user_id, left_at=_at(seen))
     ]
+
+
+def rooms_sweep() -> int:
+    """Sweep every room someone is in; for a periodic job, so a room whose last process
+    died with nobody left to notice still closes its attendance. Returns how many left."""
+    session_ids = (
+        Participant.objects.filter(online=True).values_list("session_id", flat=True).distinct()
+    )
+    return sum(len(room_sweep(session_id=session_id)) for session_id in list(session_ids))
 
 
 @dataclass(frozen=True)

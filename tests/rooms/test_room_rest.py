@@ -152,3 +152,30 @@ def test_schema_documents_the_room_endpoints(client_for: Any, cast: Any):
     text = response.content.decode()
     for path in ("ticket/", "messages/", "attendance/"):
         assert f"/api/sessions/{{session_id}}/{path}" in text
+
+
+def test_someone_in_the_room_without_presence_is_taken_out_before_the_report(
+    client_for: Any, cast: Any, live_session: Any
+):
+    from sessions_app.rooms.models import Participant
+
+    # As if the only process holding their socket died and its presence was lost.
+    Participant.objects.create(
+        session=live_session, user=cast.patient, state="admitted", online=True
+    )
+    _segment(live_session, cast.patient, 0, None)
+    response = client_for(cast.facilitator).get(f"/api/sessions/{live_session.pk}/attendance/")
+    (row,) = response.json()
+    assert row["in_room"] is False and row["last_leave"] is not None
+    assert not Participant.objects.get(user=cast.patient).online
+
+
+def test_sweep_command_needs_shared_presence(settings: Any):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.REDIS_URL = ""
+    out = StringIO()
+    call_command("sweep_rooms", stdout=out)
+    assert "nothing to sweep" in out.getvalue()
