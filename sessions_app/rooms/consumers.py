@@ -92,8 +92,9 @@ def _sweep_later(session_id: int, delay: float) -> None:
         await asyncio.sleep(delay)
         try:
             await database_sync_to_async(services.room_sweep)(session_id=session_id)
-        except Exception:
-            logger.exception("room sweep failed session=%s", session_id)
+        except Exception as exc:
+            # One line, no traceback: tracebacks can carry frame locals with PHI.
+            logger.error("room sweep failed session=%s error=%s", session_id, type(exc).__name__)
 
     task = asyncio.get_running_loop().create_task(sweep())
     _pending_sweeps.add(task)
@@ -192,10 +193,12 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
                 beat = await database_sync_to_async(services.room_heartbeat)(
                     session_id=self.session_id, user=self.user, conn=self.channel_name
                 )
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("room heartbeat failed session=%s", self.session_id)
+            except Exception as exc:
+                logger.error(
+                    "room heartbeat failed session=%s error=%s",
+                    self.session_id,
+                    type(exc).__name__,
+                )
                 continue
             if beat.close_code is not None:
                 await self._close_by_room(beat.close_code)
@@ -243,6 +246,16 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self._bad_frame(bad, text_data)
         except services.RoomError as refused:
             await self.send_error(refused.code, refused.detail, content_ref(text_data))
+        except Exception as exc:
+            # The socket stays up; the log gets a reference, never the frame or a traceback.
+            ref = uuid.uuid4().hex
+            logger.error(
+                "room frame failed session=%s ref=%s error=%s",
+                self.session_id,
+                ref,
+                type(exc).__name__,
+            )
+            await self.send_error("server_error", "Internal error.", ref)
 
     def _parse(self, text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
         if text_data is None:

@@ -67,3 +67,25 @@ async def test_twenty_bad_frames_in_a_minute_close_the_socket_1008(
         assert (await patient.receive_type("error"))["code"] == "malformed"
     await patient.send_text("nope")
     assert await patient.closed() == 1008
+
+
+async def test_an_unexpected_failure_answers_server_error_and_logs_no_traceback(
+    join: Any, cast: Any, open_session: Any, monkeypatch: Any, caplog: Any
+):
+    from sessions_app.rooms import services
+
+    def broken(**kwargs: Any) -> None:
+        raise RuntimeError("Alex said something private")
+
+    patient, _ = await join(cast.patient, open_session)
+    monkeypatch.setattr(services, "hand_set", broken)
+    await patient.send({"type": "hand.raise"})
+    error = await patient.receive_type("error")
+    assert error["code"] == "server_error" and len(error["ref"]) == 32
+    assert "private" not in json.dumps(error)
+    await patient.send({"type": "ping"})
+    assert (await patient.receive_type("pong"))["type"] == "pong"
+    (record,) = [r for r in caplog.records if r.name == "vioip.rooms"]
+    assert error["ref"] in record.getMessage()
+    assert "private" not in record.getMessage() and record.exc_info is None
+    await patient.close()
