@@ -129,6 +129,14 @@ def _chat(text: str, client_id: str | None = None) -> dict[str, Any]:
     return {"type": "chat.send", "client_id": client_id or str(uuid.uuid4()), "text": text}
 
 
+def _another_patient(cohort: Any) -> Any:
+    from tests.factories import EnrollmentFactory, UserFactory
+
+    user = UserFactory(username="casey", role="patient", first_name="Casey")
+    EnrollmentFactory(cohort=cohort, patient=user)
+    return user
+
+
 def _clear_presence(session_id: int) -> None:
     import redis
 
@@ -163,6 +171,16 @@ async def test_two_daphne_processes_share_one_room(
     await second_tab.send(_chat("only once", retry_id))
     assert (await second_tab.expect("chat.message", client_id=retry_id))["seq"] == original["seq"]
     await second_tab.close()
+
+    # Moderation crosses processes: staff on the first removes a patient on the second.
+    casey = await sync_to_async(_another_patient)(cast.cohort)
+    removed = await _connect(second, casey, live_session)
+    await removed.expect("room.state")
+    await staff.expect("presence.joined", user_id=casey.pk)
+    await staff.send({"type": "participant.remove", "user_id": casey.pk})
+    await asyncio.wait_for(removed.reader, timeout=10)
+    assert removed.ws.close_code == 4403
+    await staff.expect("presence.left", user_id=casey.pk)
 
     # Concurrent senders on both processes get gapless, unique seq numbers.
     await asyncio.gather(
