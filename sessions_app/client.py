@@ -97,6 +97,15 @@ def show(frame: dict[str, Any]) -> None:
         print(f"[{frame['seq']}] {frame['sender']['display_name']}: {text}")
     else:
         print(json.dumps(frame, indent=None))
+    waiting: list[dict[str, Any]] = []
+    if kind == "room.state":
+        if frame["me"]["state"] == "waiting":
+            print("You are in the waiting room: a facilitator will admit you.")
+        waiting = [p for p in frame.get("participants", []) if p["state"] == "waiting"]
+    elif kind == "presence.joined" and frame["participant"]["state"] == "waiting":
+        waiting = [frame["participant"]]
+    for participant in waiting:
+        print(f"{participant['display_name']} is waiting: /admit {participant['user_id']}")
 
 
 async def run(base: str, token: str, session_id: int) -> int:
