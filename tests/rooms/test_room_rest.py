@@ -179,3 +179,35 @@ def test_sweep_command_needs_shared_presence(settings: Any):
     out = StringIO()
     call_command("sweep_rooms", stdout=out)
     assert "nothing to sweep" in out.getvalue()
+
+
+def test_attendance_report_queries_do_not_grow_with_the_cohort(
+    client_for: Any, cast: Any, finished_session: Any, django_assert_max_num_queries: Any
+):
+    client = client_for(cast.facilitator)
+    url = f"/api/sessions/{finished_session.pk}/attendance/"
+    for n in range(3):
+        _segment(finished_session, _patient(cast, f"first{n}"), 0, 180)
+    client.get(url)  # warm up
+    with django_assert_max_num_queries(30) as small:
+        client.get(url)
+    for n in range(12):
+        _segment(finished_session, _patient(cast, f"more{n}"), 0, 180)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        response = client.get(url)
+    assert len(response.json()) == 16
+
+
+def test_transcript_queries_do_not_grow_with_the_page(
+    client_for: Any, cast: Any, live_session: Any, django_assert_max_num_queries: Any
+):
+    client = client_for(cast.facilitator)
+    url = f"/api/sessions/{live_session.pk}/messages/"
+    _messages(live_session, cast.patient, 2)
+    client.get(url)
+    with django_assert_max_num_queries(30) as small:
+        client.get(url)
+    ChatMessage.objects.all().delete()
+    _messages(live_session, cast.clinician, 40)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        assert client.get(url).json()["count"] == 40
