@@ -12,7 +12,7 @@ Rules every report shares:
   scheduled start and end; an open segment counts up to now. Adjustments are added on
   top, and a session never counts for more than its scheduled length.
 - A step-out for a private check-in (staff send the patient back to the waiting room and
-  admit them again) counts: the gap between the two stretches is added, measured.
+  admit them again) counts: the room keeps the stretch open through it.
 - A make-up session (``Session.makeup_for``) counts toward the week it is held in.
 - Cancelled sessions are not expected of anyone.
 
@@ -25,7 +25,6 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
-from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,7 +39,6 @@ from sessions_app.attendance.models import AttendanceAdjustment, PlannedAbsence
 from sessions_app.models import PATIENT_KINDS, Session, SessionKind, SessionStatus
 from sessions_app.rooms.models import AttendanceSegment
 from vioip.accounts.models import Role, User
-from vioip.audit.models import Action, AuditEvent
 
 ADULT_WEEKLY_MINUTES = 9 * 60
 ADOLESCENT_WEEKLY_MINUTES = 6 * 60
@@ -254,37 +252,6 @@ def _status(*, session: Session, minutes: int, excused: bool, now: dt.datetime) 
     return AttendanceStatus.ABSENT
 
 
-STEP_OUT_MATCH = dt.timedelta(seconds=5)
-
-
-def _check_in_gaps(*, stretches: list[Any], session_ids: list[int]) -> list[Any]:
-    """Gaps between two admitted stretches that a step-out opened: the patient was with
-    a clinician for a private check-in, which is treatment time.
-
-    The room closes the stretch on a step-out and records the step-out only in the audit
-    trail (a ``moderate`` event with ``frame: participant.step_out``), so that is where it
-    is read from: one query. A step-out never followed by a new stretch adds nothing.
-    """
-    step_outs = AuditEvent.objects.filter(
-        action=Action.MODERATE,
-        object_type="session",
-        object_id__in=[str(i) for i in session_ids],
-        detail__frame="participant.step_out",
-    ).values_list("object_id", "detail", "occurred_at")
-    by_person: dict[tuple[int, int], list[Any]] = defaultdict(list)
-    for session_id, user_id, joined_at, left_at in stretches:
-        by_person[(session_id, user_id)].append((joined_at, left_at))
-    gaps = []
-    for object_id, detail, occurred_at in step_outs:
-        key = (int(object_id), int(detail.get("target") or 0))
-        own = by_person.get(key, [])
-        for (_, left_at), (next_joined, _) in pairwise(own):
-            if left_at is not None and abs(left_at - occurred_at) <= STEP_OUT_MATCH:
-                gaps.append((key[0], key[1], left_at, next_joined))
-                break
-    return gaps
-
-
 def ledgers(
     *,
     cohort: Cohort,
@@ -332,7 +299,6 @@ def ledgers(
             .order_by("session_id", "user_id", "joined_at")
             .values_list("session_id", "user_id", "joined_at", "left_at")
         )
-        stretches += _check_in_gaps(stretches=stretches, session_ids=session_ids)
         for session_id, user_id, joined_at, left_at in stretches:
             session = by_id[session_id]
             begin = max(joined_at, session.starts_at)

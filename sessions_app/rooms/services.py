@@ -484,7 +484,11 @@ def participant_admit(*, session_id: int, actor: User, user_id: int) -> None:
 
 @transaction.atomic
 def participant_step_out(*, session_id: int, actor: User, user_id: int) -> None:
-    """Back to the waiting room for a private check-in; time there is not attendance."""
+    """Back to the waiting room for a private check-in with staff.
+
+    The check-in is treatment time, so the attendance stretch stays open: it continues
+    when the patient is admitted again and closes if they leave meanwhile. (Time in the
+    waiting room before a first admission is never attendance.)"""
     session = _staff_session(session_id=session_id, actor=actor)
     _room_for_update(session)
     target = _target(session_id=session_id, user_id=user_id)
@@ -494,7 +498,6 @@ def participant_step_out(*, session_id: int, actor: User, user_id: int) -> None:
     target.state = ParticipantState.WAITING
     target.hand_raised = False
     target.save(update_fields=["state", "hand_raised", "updated_at"])
-    _close_segments(session_id=session_id, user_id=user_id, at=timezone.now())
     notify.notify_presence(session_id=session_id, before=before, after=_visible_record(target))
     notify.notify_control(session_id=session_id, user_id=user_id, action="refresh")
     _audit_moderation(

@@ -166,8 +166,8 @@ async def test_step_out_for_a_private_check_in_counts(enrolled_since_january, jo
         now.move_to(AFTERWARDS)
         row = await report(cast.facilitator, cast.cohort, "2026-W10", cast.patient)
 
-    # The room keeps two stretches; the report bridges the check-in between them.
-    assert await sync_to_async(_segment_count)(cast.patient) == 2
+    # The check-in stays inside one stretch.
+    assert await sync_to_async(_segment_count)(cast.patient) == 1
     assert row["total_minutes"] == 90
 
 

@@ -76,7 +76,7 @@ async def test_second_tab_of_an_admitted_patient_joins_admitted(
     await staff.close()
 
 
-async def test_step_out_sends_the_patient_back_to_waiting_and_closes_the_stretch(
+async def test_step_out_sends_the_patient_back_to_waiting_and_keeps_the_stretch(
     join: Any, cast: Any, live_session: Any
 ):
     staff, _ = await join(cast.facilitator, live_session)
@@ -89,13 +89,13 @@ async def test_step_out_sends_the_patient_back_to_waiting_and_closes_the_stretch
     update = await staff.receive_type("presence.updated")
     while update["participant"]["state"] != "waiting":
         update = await staff.receive_type("presence.updated")
+    # A private check-in is treatment time: the stretch stays open through it.
     segment = await sync_to_async(AttendanceSegment.objects.get)(user=cast.patient)
-    assert segment.left_at is not None
-    # And back in after the check-in: a new stretch.
+    assert segment.left_at is None
     await staff.send({"type": "waiting.admit", "user_id": cast.patient.pk})
     assert (await patient.receive_type("room.state"))["me"]["state"] == "admitted"
-    count = await sync_to_async(AttendanceSegment.objects.filter(user=cast.patient).count)()
-    assert count == 2
+    segment = await sync_to_async(AttendanceSegment.objects.get)(user=cast.patient)
+    assert segment.left_at is None
     await patient.close()
     await staff.close()
 
