@@ -317,17 +317,13 @@ def _int_param(request: Request, name: str) -> int | None:
 
 def _render_tests(request: Request, tests: list[DrugTest], *, staff: bool) -> list[dict[str, Any]]:
     meds = selectors.medications_by_patient(patient_ids=[t.patient_id for t in tests])
-    out = []
-    for test in tests:
-        selectors.audit_read(
-            user=request.user,
-            object_type="drug_test",
-            object_id=test.pk,
-            patient=test.patient_id,
-            request=request._request,
-        )
-        out.append(test_payload(test, meds.get(test.patient_id, []), staff=staff))
-    return out
+    selectors.audit_reads(
+        user=request.user,
+        object_type="drug_test",
+        items=[(t.pk, t.patient_id) for t in tests],
+        request=request._request,
+    )
+    return [test_payload(t, meds.get(t.patient_id, []), staff=staff) for t in tests]
 
 
 class TestListCreateApi(_Base):
@@ -463,15 +459,12 @@ class DrawListCreateApi(_Base):
 
         def render(rows: list[Draw]) -> list[dict[str, Any]]:
             # Who was selected is itself about each selected patient.
-            for draw in rows:
-                for patient_id in draw.selected:
-                    selectors.audit_read(
-                        user=request.user,
-                        object_type="screening_draw",
-                        object_id=draw.pk,
-                        patient=patient_id,
-                        request=request._request,
-                    )
+            selectors.audit_reads(
+                user=request.user,
+                object_type="screening_draw",
+                items=[(d.pk, patient_id) for d in rows for patient_id in d.selected],
+                request=request._request,
+            )
             return [draw_payload(d) for d in rows]
 
         return self.paged(request, qs, render)
@@ -618,14 +611,12 @@ class ConsentListCreateApi(_Base):
             qs = qs.filter(patient_id=patient_id)
 
         def render(rows: list[Consent]) -> list[dict[str, Any]]:
-            for c in rows:
-                selectors.audit_read(
-                    user=request.user,
-                    object_type="consent",
-                    object_id=c.pk,
-                    patient=c.patient_id,
-                    request=request._request,
-                )
+            selectors.audit_reads(
+                user=request.user,
+                object_type="consent",
+                items=[(c.pk, c.patient_id) for c in rows],
+                request=request._request,
+            )
             return [consent_payload(c) for c in rows]
 
         return self.paged(request, qs, render)
@@ -700,14 +691,12 @@ class ConsentRevokeApi(_Base):
 
 
 def _render_disclosures(request: Request, rows: list[Disclosure]) -> list[dict[str, Any]]:
-    for d in rows:
-        selectors.audit_read(
-            user=request.user,
-            object_type="disclosure",
-            object_id=d.pk,
-            patient=d.patient_id,
-            request=request._request,
-        )
+    selectors.audit_reads(
+        user=request.user,
+        object_type="disclosure",
+        items=[(d.pk, d.patient_id) for d in rows],
+        request=request._request,
+    )
     return [disclosure_summary(d) for d in rows]
 
 

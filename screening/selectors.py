@@ -69,6 +69,28 @@ def audit_denied(
     )
 
 
+def audit_reads(
+    *,
+    user: Any,
+    object_type: str,
+    items: Iterable[tuple[Any, Any]],
+    request: HttpRequest | None,
+) -> None:
+    """One read event per (object id, patient) pair, appended together so a page costs
+    the same to audit whatever its length."""
+    audit.record_many(
+        {
+            "action": Action.READ,
+            "actor": user,
+            "object_type": object_type,
+            "object_id": object_id,
+            "patient": patient,
+            "request": request,
+        }
+        for object_id, patient in items
+    )
+
+
 def audit_read(
     *, user: Any, object_type: str, object_id: Any, patient: Any, request: HttpRequest | None
 ) -> None:
