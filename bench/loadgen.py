@@ -146,9 +146,13 @@ class Generator:
             self.counters.errors[f"connect:{type(exc).__name__}"] += 1
             return False
         client.reader = loop.create_task(self._read(client))
+        if not self.vioip:
+            # The peers send nothing of their own on connect but a presence broadcast, which
+            # the core layer may drop when over capacity: the handshake is the connect.
+            return True
         try:
-            # Connected means the first frame arrived: the room state (vioip) or the
-            # presence broadcast (the peers), so every stack pays for its presence.
+            # vioip is connected when its room state arrives (after the ticket, the entry
+            # checks and the presence broadcast).
             await asyncio.wait_for(asyncio.shield(client.ready), timeout)
         except TimeoutError:
             self.counters.errors["connect:no_first_frame"] += 1
