@@ -14,10 +14,11 @@ schemathesis = pytest.importorskip("schemathesis")
 # Pending: the first full run (2 min, derandomized) found 511 server errors (ST101) across
 # most write endpoints and every role, the first an OperationalError on GET /api/audit/.
 # Until they are triaged this runs only on request, so the suite stays green and fast.
-pytestmark = pytest.mark.skipif(
-    os.environ.get("VIOIP_SCHEMATHESIS") != "1",
-    reason="pending triage of schemathesis findings; set VIOIP_SCHEMATHESIS=1 to run",
-)
+if os.environ.get("VIOIP_SCHEMATHESIS") != "1":
+    pytest.skip(
+        "pending triage of schemathesis findings; set VIOIP_SCHEMATHESIS=1 to run",
+        allow_module_level=True,
+    )
 
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
