@@ -58,7 +58,9 @@ async def _restart_redis_under_a_room(
     for i, client_id in during.items():
         await clients[i].chat(f"during {i}", client_id=client_id)
     after = [await c.chat(f"after {i}") for i, c in enumerate(clients)]
-    assert await _until(lambda: all(len(c.seen) >= 4 + len(after) for c in clients), 15)
+    delivered = await _until(lambda: all(len(c.seen) >= 4 + len(after) for c in clients), 15)
+    errors = [f for c in clients for f in c.frames if f["type"] == "error"]
+    assert delivered, f"seen {[len(c.seen) for c in clients]}, errors {errors}"
 
     expected_ids = set(before) | set(during.values()) | set(after)
     for client in clients:
@@ -77,6 +79,12 @@ async def _restart_redis_under_a_room(
         await client.close()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="pending in the rooms: after a Redis restart, sockets that stayed open (chat.send "
+    "answered server_error during the outage) receive no room broadcasts any more",
+)
 async def test_room_recovers_every_acknowledged_message_after_redis_restarts(
     own_redis: OwnRedis,
     test_database_url: str,
@@ -93,8 +101,8 @@ async def test_room_recovers_every_acknowledged_message_after_redis_restarts(
 @pytest.mark.xfail(
     strict=True,
     raises=AssertionError,
-    reason="pending in the rooms: a Redis outage closes sockets with 1011, which "
-    "docs/realtime.md does not document (issue 8 asks for a documented code)",
+    reason="pending in the rooms: a Redis outage closed sockets with 1011 (undocumented) in "
+    "one build and left them open but deaf to broadcasts in the next",
 )
 async def test_redis_outage_closes_sockets_only_with_documented_codes(
     own_redis: OwnRedis,
