@@ -190,6 +190,7 @@ class Daphne:
 
     def stop(self) -> None:
         _stop(self.proc)
+        self.log.unlink(missing_ok=True)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
