@@ -5,15 +5,17 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 BELOW = "#c0392b"
 MET = "#2e86c1"
 
 
 def weekly_hours_png(report: dict[str, Any]) -> bytes:
     """Bars of each patient's hours this week, a line at the cohort's weekly minimum."""
+    # Imported here: matplotlib takes seconds to import, and the URLconf is loaded on the
+    # first request of a daphne process, where it would stall every open socket.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     patients = report["patients"]
     minimum = report["cohort"]["weekly_minimum_minutes"] / 60
     names = [p["patient"]["display_name"] for p in patients]
