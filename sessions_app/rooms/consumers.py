@@ -17,11 +17,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from sessions_app.rooms import notify, selectors, services
+from sessions_app.rooms import notify, selectors, services, watchdog
 from sessions_app.rooms.models import ParticipantState
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
@@ -32,6 +31,8 @@ MAX_FRAME_BYTES = 16 * 1024
 BAD_FRAMES_ALLOWED = 20
 BAD_FRAME_WINDOW_SECONDS = 60
 CLOSE_POLICY = 1008
+# Presence or the channel layer is unreachable right now: reconnect after a pause.
+CLOSE_TRY_LATER = 4013  # like 1013 "Try Again Later"
 
 PATIENT_FRAMES = {
     "chat.send": "chat_send",
@@ -91,7 +92,7 @@ def _sweep_later(session_id: int, delay: float) -> None:
     async def sweep() -> None:
         await asyncio.sleep(delay)
         try:
-            await database_sync_to_async(services.room_sweep)(session_id=session_id)
+            await notify.room_db(services.room_sweep)(session_id=session_id)
         except Exception as exc:
             # One line, no traceback: tracebacks can carry frame locals with PHI.
             logger.error("room sweep failed session=%s error=%s", session_id, type(exc).__name__)
@@ -126,15 +127,13 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         self.client_address = str(client[0] or "")
         # Custom close codes need an accepted socket; nothing is sent before the checks.
         await self.accept()
-        user = await database_sync_to_async(services.ticket_redeem)(
-            raw=raw, session_id=self.session_id
-        )
+        user = await notify.room_db(services.ticket_redeem)(raw=raw, session_id=self.session_id)
         if user is None:
-            await database_sync_to_async(self._audit_bad_ticket)()
+            await notify.room_db(self._audit_bad_ticket)()
             await self.close(code=services.CLOSE_TICKET)
             return
         try:
-            participant = await database_sync_to_async(services.room_enter)(
+            participant = await notify.room_db(services.room_enter)(
                 session_id=self.session_id,
                 user=user,
                 conn=self.channel_name,
@@ -143,16 +142,40 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         except services.Refused as refused:
             await self.close(code=refused.code)
             return
+        except Exception as exc:
+            # Presence or the database is unreachable (e.g. Redis restarting): a documented
+            # "try again later" instead of an unexplained 1011.
+            logger.warning(
+                "room entry failed session=%s error=%s", self.session_id, type(exc).__name__
+            )
+            await self.close(code=CLOSE_TRY_LATER)
+            return
         self.user = user
         self.is_staff = participant.is_staff
         self.state = participant.state
         self.entered = True
-        await self.channel_layer.group_add(notify.room_group(self.session_id), self.channel_name)
-        await self.channel_layer.group_add(
-            notify.user_group(self.session_id, user.pk), self.channel_name
-        )
+        try:
+            await self.channel_layer.group_add(
+                notify.room_group(self.session_id), self.channel_name
+            )
+            await self.channel_layer.group_add(
+                notify.user_group(self.session_id, user.pk), self.channel_name
+            )
+        except Exception as exc:
+            logger.warning(
+                "room subscribe failed session=%s error=%s", self.session_id, type(exc).__name__
+            )
+            await self.close(code=CLOSE_TRY_LATER)
+            await self.disconnect(CLOSE_TRY_LATER)
+            return
         await self.send_room_state()
         self.heartbeat_task = asyncio.get_running_loop().create_task(self._heartbeat())
+        watchdog.watch(self)
+
+    async def close_for_layer_reset(self) -> None:
+        """The layer lost this process's subscriptions: have the client reconnect. Not a
+        leave: the grace window keeps the participant's place while they come back."""
+        await self.close(code=watchdog.CLOSE_LAYER_RESET)
 
     def _audit_bad_ticket(self) -> None:
         audit.record(
@@ -168,15 +191,20 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         if not self.entered:
             return
         self.entered = False
+        watchdog.unwatch(self)
         if self.heartbeat_task is not None:
             self.heartbeat_task.cancel()
-        await self.channel_layer.group_discard(
-            notify.room_group(self.session_id), self.channel_name
-        )
-        await self.channel_layer.group_discard(
-            notify.user_group(self.session_id, self.user.pk), self.channel_name
-        )
-        sweep_due = await database_sync_to_async(services.room_disconnect)(
+        try:
+            await self.channel_layer.group_discard(
+                notify.room_group(self.session_id), self.channel_name
+            )
+            await self.channel_layer.group_discard(
+                notify.user_group(self.session_id, self.user.pk), self.channel_name
+            )
+        except Exception as exc:
+            # The layer may be down or just reset; leaving the room must still be recorded.
+            logger.warning("room group discard failed error=%s", type(exc).__name__)
+        sweep_due = await notify.room_db(services.room_disconnect)(
             session_id=self.session_id,
             user_id=self.user.pk,
             conn=self.channel_name,
@@ -190,7 +218,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         while True:
             await asyncio.sleep(interval)
             try:
-                beat = await database_sync_to_async(services.room_heartbeat)(
+                beat = await notify.room_db(services.room_heartbeat)(
                     session_id=self.session_id, user=self.user, conn=self.channel_name
                 )
             except Exception as exc:
@@ -211,7 +239,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=code)
 
     async def send_room_state(self) -> None:
-        frame = await database_sync_to_async(selectors.room_state)(
+        frame = await notify.room_db(selectors.room_state)(
             session_id=self.session_id, user=self.user
         )
         self.state = frame["me"]["state"]
@@ -228,7 +256,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             content = self._parse(text_data, bytes_data)
             frame_type = content["type"]
             if frame_type in STAFF_FRAMES and not self.is_staff:
-                await database_sync_to_async(services.moderation_refused)(
+                await notify.room_db(services.moderation_refused)(
                     actor=self.user, session_id=self.session_id, frame=frame_type
                 )
                 raise services.RoomError("forbidden", "Only the session's staff can do this.")
@@ -307,16 +335,22 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             raise BadFrame("invalid", "'client_id' must be a UUID.") from None
         if len(text) > services.MAX_TEXT * 4:
             raise BadFrame("invalid", "'text' is too long.")
-        sent = await database_sync_to_async(services.chat_send)(
-            session_id=self.session_id, user=self.user, client_id=client_id, text=text
-        )
+        try:
+            sent = await notify.room_db(services.chat_send)(
+                session_id=self.session_id, user=self.user, client_id=client_id, text=text
+            )
+        except notify.BroadcastFailed as failed:
+            # Stored, so acknowledged: the sender gets it now; the room recovers it from
+            # history. Not silence, and not an error for a message that was kept.
+            await self.send_json({"type": "chat.message", **failed.result.message})
+            return
         if not sent.created:
             # A resend: the sender gets the stored original; the room saw it already.
             await self.send_json({"type": "chat.message", **sent.message})
 
     async def frame_chat_history(self, content: dict[str, Any]) -> None:
         after_seq = _int_field(content, "after_seq")
-        messages = await database_sync_to_async(selectors.chat_after)(
+        messages = await notify.room_db(selectors.chat_after)(
             session_id=self.session_id, after_seq=after_seq
         )
         await self.send_json(
@@ -328,22 +362,22 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def frame_hand_raise(self, content: dict[str, Any]) -> None:
-        await database_sync_to_async(services.hand_set)(
+        await notify.room_db(services.hand_set)(
             session_id=self.session_id, user=self.user, raised=True
         )
 
     async def frame_hand_lower(self, content: dict[str, Any]) -> None:
-        await database_sync_to_async(services.hand_set)(
+        await notify.room_db(services.hand_set)(
             session_id=self.session_id, user=self.user, raised=False
         )
 
     async def frame_waiting_admit(self, content: dict[str, Any]) -> None:
-        await database_sync_to_async(services.participant_admit)(
+        await notify.room_db(services.participant_admit)(
             session_id=self.session_id, actor=self.user, user_id=_int_field(content, "user_id")
         )
 
     async def frame_participant_mute(self, content: dict[str, Any]) -> None:
-        await database_sync_to_async(services.participant_set_muted)(
+        await notify.room_db(services.participant_set_muted)(
             session_id=self.session_id,
             actor=self.user,
             user_id=_int_field(content, "user_id"),
@@ -351,7 +385,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def frame_participant_unmute(self, content: dict[str, Any]) -> None:
-        await database_sync_to_async(services.participant_set_muted)(
+        await notify.room_db(services.participant_set_muted)(
             session_id=self.session_id,
             actor=self.user,
             user_id=_int_field(content, "user_id"),
@@ -359,34 +393,32 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def frame_participant_remove(self, content: dict[str, Any]) -> None:
-        await database_sync_to_async(services.participant_remove)(
+        await notify.room_db(services.participant_remove)(
             session_id=self.session_id, actor=self.user, user_id=_int_field(content, "user_id")
         )
 
     async def frame_participant_step_out(self, content: dict[str, Any]) -> None:
-        await database_sync_to_async(services.participant_step_out)(
+        await notify.room_db(services.participant_step_out)(
             session_id=self.session_id, actor=self.user, user_id=_int_field(content, "user_id")
         )
 
     async def frame_room_lock(self, content: dict[str, Any]) -> None:
-        await database_sync_to_async(services.room_set_locked)(
+        await notify.room_db(services.room_set_locked)(
             session_id=self.session_id, actor=self.user, locked=True
         )
 
     async def frame_room_unlock(self, content: dict[str, Any]) -> None:
-        await database_sync_to_async(services.room_set_locked)(
+        await notify.room_db(services.room_set_locked)(
             session_id=self.session_id, actor=self.user, locked=False
         )
 
     async def frame_chat_delete(self, content: dict[str, Any]) -> None:
-        await database_sync_to_async(services.chat_delete)(
+        await notify.room_db(services.chat_delete)(
             session_id=self.session_id, actor=self.user, seq=_int_field(content, "seq", minimum=1)
         )
 
     async def frame_session_end(self, content: dict[str, Any]) -> None:
-        await database_sync_to_async(services.session_end)(
-            session_id=self.session_id, actor=self.user
-        )
+        await notify.room_db(services.session_end)(session_id=self.session_id, actor=self.user)
 
     # --- Events from the channel layer -----------------------------------------------------
 

@@ -9,12 +9,72 @@ nothing here is needed for correctness: clients recover chat from history and st
 from __future__ import annotations
 
 import json
-from typing import Any
+import logging
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+
+logger = logging.getLogger("vioip.rooms")
+
+T = TypeVar("T")
+
+# Room events committed during a database call made by a consumer wait here, so the
+# consumer publishes them on its event loop once the call returns (the transaction has
+# committed, so store-before-broadcast holds). Publishing from the database thread would
+# block the one thread every socket of the process shares on a Redis round trip.
+_outbox: ContextVar[list[tuple[str, dict[str, Any]]] | None] = ContextVar(
+    "room_outbox", default=None
+)
+
+
+class BroadcastFailed(Exception):
+    """The call committed, but its room events could not be published."""
+
+    def __init__(self, result: Any) -> None:
+        super().__init__("room broadcast failed")
+        self.result = result
+
+
+async def flush(events: list[tuple[str, dict[str, Any]]]) -> bool:
+    layer = get_channel_layer()
+    delivered = True
+    for group, event in events:
+        try:
+            if layer is not None:
+                await layer.group_send(group, event)
+        except Exception as exc:
+            # At-most-once anyway: clients recover chat from history, state on heartbeat.
+            logger.warning("room broadcast failed error=%s", type(exc).__name__)
+            delivered = False
+    return delivered
+
+
+def room_db(fn: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """``database_sync_to_async(fn)`` for consumers: the room events ``fn`` commits are
+    published afterwards from the event loop. Raises ``BroadcastFailed`` (carrying the
+    result) when they could not be."""
+    call = database_sync_to_async(fn)
+
+    async def run(*args: Any, **kwargs: Any) -> T:
+        events: list[tuple[str, dict[str, Any]]] = []
+        token = _outbox.set(events)
+        try:
+            result = await call(*args, **kwargs)
+        finally:
+            _outbox.reset(token)
+            delivered = await flush(events)
+        if not delivered:
+            raise BroadcastFailed(result)
+        return result
+
+    return run
+
 
 # Who receives a frame: every socket; the session's staff and admitted patients; staff
 # only; admitted patients only.
@@ -37,6 +97,11 @@ def encode(frame: dict[str, Any]) -> str:
 
 
 def _group_send(group: str, event: dict[str, Any]) -> None:
+    events = _outbox.get()
+    if events is not None:
+        events.append((group, event))
+        return
+    # A synchronous caller (a management command, an HTTP request): publish now.
     layer = get_channel_layer()
     if layer is not None:
         async_to_sync(layer.group_send)(group, event)

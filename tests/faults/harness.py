@@ -30,7 +30,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[2]
 # Close codes documented in docs/realtime.md; anything else (1011 above all) is a failure.
-DOCUMENTED_CLOSES = {1000, 1001, 1008, 4401, 4403, 4410, 4423}
+DOCUMENTED_CLOSES = {1000, 1001, 1008, 4012, 4013, 4401, 4403, 4410, 4423}
 
 
 def free_port() -> int:
@@ -147,6 +147,8 @@ def server_env(*, database_url: str, redis_url: str, **extra: str) -> dict[str, 
             "VIOIP_SSL_REDIRECT": "0",
             "VIOIP_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "VIOIP_LOG_LEVEL": "WARNING",
+            # Probe the channel layer every second, so an outage is noticed while it lasts.
+            "VIOIP_ROOM_LAYER_PROBE_SECONDS": "1",
             **extra,
         }
     )

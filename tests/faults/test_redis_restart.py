@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from asgiref.sync import sync_to_async
 
 from tests.faults.harness import DOCUMENTED_CLOSES, Daphne, OwnRedis, RoomClient
@@ -79,31 +78,17 @@ async def _restart_redis_under_a_room(
         await client.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="pending in the rooms: after a Redis restart, sockets that stayed open (chat.send "
-    "answered server_error during the outage) receive no room broadcasts any more",
-)
 async def test_room_recovers_every_acknowledged_message_after_redis_restarts(
     own_redis: OwnRedis,
     test_database_url: str,
     start_daphne: Callable[..., Daphne],
     make_room: Callable[[int], Any],
 ) -> None:
-    # 1011 tolerated here only so the recovery itself is checked while the close code
-    # below is pending.
     await _restart_redis_under_a_room(
-        own_redis, test_database_url, start_daphne, make_room, DOCUMENTED_CLOSES | {1011}
+        own_redis, test_database_url, start_daphne, make_room, DOCUMENTED_CLOSES
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="pending in the rooms: a Redis outage closed sockets with 1011 (undocumented) in "
-    "one build and left them open but deaf to broadcasts in the next",
-)
 async def test_redis_outage_closes_sockets_only_with_documented_codes(
     own_redis: OwnRedis,
     test_database_url: str,

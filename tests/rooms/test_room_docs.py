@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from sessions_app.rooms import consumers, services
+from sessions_app.rooms import consumers, services, watchdog
 
 DOC = Path(settings.BASE_DIR) / "docs" / "realtime.md"
 
@@ -47,6 +47,8 @@ def test_every_close_code_is_documented():
         services.CLOSE_ENDED,
         services.CLOSE_LOCKED,
         consumers.CLOSE_POLICY,
+        consumers.CLOSE_TRY_LATER,
+        watchdog.CLOSE_LAYER_RESET,
     ):
         assert f"`{code}`" in table
 
