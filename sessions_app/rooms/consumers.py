@@ -30,7 +30,9 @@ logger = logging.getLogger("vioip.rooms")
 MAX_FRAME_BYTES = 16 * 1024
 BAD_FRAMES_ALLOWED = 20
 BAD_FRAME_WINDOW_SECONDS = 60
-CLOSE_POLICY = 1008
+# Like 1008 "Policy Violation": daphne (autobahn) sends only 1000 and 3000-4999, and a
+# 1008 there turns into an unexplained 1011.
+CLOSE_POLICY = 4008
 # Presence or the channel layer is unreachable right now: reconnect after a pause.
 CLOSE_TRY_LATER = 4013  # like 1013 "Try Again Later"
 

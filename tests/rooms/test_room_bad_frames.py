@@ -58,7 +58,7 @@ async def test_errors_echo_the_clients_ref(join: Any, cast: Any, open_session: A
     await patient.close()
 
 
-async def test_twenty_bad_frames_in_a_minute_close_the_socket_1008(
+async def test_twenty_bad_frames_in_a_minute_close_the_socket_with_the_policy_code(
     join: Any, cast: Any, open_session: Any
 ):
     patient, _ = await join(cast.patient, open_session)
@@ -66,7 +66,7 @@ async def test_twenty_bad_frames_in_a_minute_close_the_socket_1008(
         await patient.send_text("nope")
         assert (await patient.receive_type("error"))["code"] == "malformed"
     await patient.send_text("nope")
-    assert await patient.closed() == 1008
+    assert await patient.closed() == 4008
 
 
 async def test_an_unexpected_failure_answers_server_error_and_logs_no_traceback(
