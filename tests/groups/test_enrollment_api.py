@@ -1,4 +1,5 @@
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -22,7 +23,9 @@ def discharge_url(enrollment):
 
 
 def today():
-    return timezone.localdate()
+    # The cast's cohorts keep New York time; "today" for a discharge is theirs, which
+    # differs from UTC's date for several hours a day.
+    return timezone.localdate(timezone=ZoneInfo("America/New_York"))
 
 
 def test_clinician_enrolls_a_patient_who_then_sees_the_cohort(cast, client_for):
