@@ -8,12 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from groups.models import CareTeamMember, Cohort, Enrollment, EnrollmentStatus, StaffRole
 from vioip.accounts.models import Role, User
+
+
+def cohort_zone(cohort: Cohort) -> ZoneInfo:
+    """The cohort's time zone: schedules, days and weeks are the cohort's local ones."""
+    return ZoneInfo(cohort.timezone)
 
 
 def staff_cohort_ids(*, user: Any, roles: Iterable[str] | None = None) -> QuerySet[Any]:

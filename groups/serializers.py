@@ -12,27 +12,10 @@ from groups.models import (
     Enrollment,
     StaffRole,
 )
+from groups.services import COHORT_FIELDS
 from vioip.accounts.models import User
 
-COHORT_API_FIELDS = [
-    "name",
-    "track",
-    "modality",
-    "timezone",
-    "meeting_days",
-    "start_time",
-    "duration_minutes",
-    "capacity",
-    "program_weeks",
-    "start_date",
-    "end_date",
-    "status",
-    "waiting_room",
-    "population",
-    "billing_code",
-    "weekly_minimum_minutes",
-    "daily_minimum_minutes",
-]
+COHORT_API_FIELDS = list(COHORT_FIELDS)
 
 
 class CohortInputSerializer(serializers.ModelSerializer):

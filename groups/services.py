@@ -25,41 +25,37 @@ from groups.models import (
     EnrollmentStatus,
     StaffRole,
 )
+from groups.selectors import cohort_zone
 from vioip.accounts.models import Role, User
 from vioip.audit import services as audit
 from vioip.audit.models import Action
 from vioip.core.errors import Conflict
 
-COHORT_FIELDS = frozenset(
-    {
-        "name",
-        "track",
-        "modality",
-        "timezone",
-        "meeting_days",
-        "start_time",
-        "duration_minutes",
-        "capacity",
-        "program_weeks",
-        "start_date",
-        "end_date",
-        "status",
-        "waiting_room",
-        "population",
-        "billing_code",
-        "weekly_minimum_minutes",
-        "daily_minimum_minutes",
-    }
+# The cohort fields a writer may set; the API serializers list the same fields, in this order.
+COHORT_FIELDS = (
+    "name",
+    "track",
+    "modality",
+    "timezone",
+    "meeting_days",
+    "start_time",
+    "duration_minutes",
+    "capacity",
+    "program_weeks",
+    "start_date",
+    "end_date",
+    "status",
+    "waiting_room",
+    "population",
+    "billing_code",
+    "weekly_minimum_minutes",
+    "daily_minimum_minutes",
 )
 
 
 @functools.cache
 def _known_time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
-
-
-def cohort_zone(cohort: Cohort) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(cohort.timezone)
 
 
 def _validate_cohort(values: dict[str, Any]) -> None:
@@ -98,7 +94,7 @@ def _cohort_values(cohort: Cohort) -> dict[str, Any]:
 
 @transaction.atomic
 def cohort_create(*, actor: User, request: HttpRequest | None = None, **fields: Any) -> Cohort:
-    unknown = set(fields) - COHORT_FIELDS
+    unknown = set(fields) - set(COHORT_FIELDS)
     if unknown:
         raise TypeError(f"Unknown cohort fields: {sorted(unknown)}")
     cohort = Cohort(**fields)
@@ -120,7 +116,7 @@ def cohort_create(*, actor: User, request: HttpRequest | None = None, **fields: 
 def cohort_update(
     *, actor: User, cohort: Cohort, request: HttpRequest | None = None, **fields: Any
 ) -> Cohort:
-    unknown = set(fields) - COHORT_FIELDS
+    unknown = set(fields) - set(COHORT_FIELDS)
     if unknown:
         raise TypeError(f"Unknown cohort fields: {sorted(unknown)}")
     cohort = Cohort.objects.select_for_update().get(pk=cohort.pk)

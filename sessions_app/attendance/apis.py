@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from groups.models import Cohort
-from groups.selectors import is_cohort_clinician, is_cohort_staff
+from groups.selectors import cohort_zone, enrollment_get, is_cohort_clinician, is_cohort_staff
 from sessions_app.attendance import chart, selectors, services
 from sessions_app.attendance.models import AttendanceAdjustment, PlannedAbsence
 from sessions_app.attendance.renderers import CSVRenderer
@@ -53,9 +53,7 @@ def _guarded(
 
 def _week(request: Request, cohort: Cohort) -> dt.date:
     try:
-        return selectors.parse_week(
-            request.query_params.get("week"), zone=selectors.cohort_zone(cohort)
-        )
+        return selectors.parse_week(request.query_params.get("week"), zone=cohort_zone(cohort))
     except ValueError:
         raise ValidationError({"week": ["An ISO week like 2026-W48."]}) from None
 
@@ -179,7 +177,7 @@ class BillingDaysApi(APIView):
             lambda: selectors.cohort_for_billing(user=request.user, cohort_id=cohort_id),
             cohort_id,
         )
-        monday = selectors.parse_week(None, zone=selectors.cohort_zone(cohort))
+        monday = selectors.parse_week(None, zone=cohort_zone(cohort))
         first = _date(request, "from", monday)
         last = _date(request, "to", monday + dt.timedelta(days=6))
         if last < first:
@@ -225,7 +223,7 @@ class DischargeSummaryApi(APIView):
             lambda: selectors.cohort_for_billing(user=request.user, cohort_id=cohort_id),
             enrollment_id,
         )
-        enrollment = selectors.enrollment_get(cohort=cohort, enrollment_id=enrollment_id)
+        enrollment = enrollment_get(cohort=cohort, enrollment_id=enrollment_id)
         # Aftercare notes are clinical text: the care team's clinicians read them, admins
         # see the plan's level only.
         clinician = is_cohort_clinician(user=request.user, cohort_id=cohort.pk)

@@ -29,12 +29,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import Q
-from django.http import Http404
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied
 
 from groups.models import Cohort, Enrollment, EnrollmentStatus, Population, Track
-from groups.selectors import cohort_get_for_user, is_cohort_clinician, is_cohort_staff
+from groups.selectors import (
+    cohort_get_for_user,
+    cohort_zone,
+    is_cohort_clinician,
+    is_cohort_staff,
+)
 from sessions_app.attendance.models import AttendanceAdjustment, PlannedAbsence
 from sessions_app.models import PATIENT_KINDS, Session, SessionKind, SessionStatus
 from sessions_app.rooms.models import AttendanceSegment
@@ -92,10 +96,6 @@ def cohort_policy(cohort: Cohort) -> Policy:
 # --- Time ----------------------------------------------------------------------------------
 
 
-def cohort_zone(cohort: Cohort) -> ZoneInfo:
-    return ZoneInfo(cohort.timezone)
-
-
 def local_midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0), tzinfo=zone)
 
@@ -139,15 +139,6 @@ def cohort_for_billing(*, user: Any, cohort_id: Any) -> Cohort:
     if user.role != Role.ADMIN and not is_cohort_clinician(user=user, cohort_id=cohort.pk):
         raise PermissionDenied("Only admins and the cohort's clinicians can do this.")
     return cohort
-
-
-def enrollment_get(*, cohort: Cohort, enrollment_id: Any) -> Enrollment:
-    enrollment = (
-        Enrollment.objects.select_related("patient").filter(cohort=cohort, pk=enrollment_id).first()
-    )
-    if enrollment is None:
-        raise Http404
-    return enrollment
 
 
 # --- The ledger ----------------------------------------------------------------------------

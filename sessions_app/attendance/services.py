@@ -12,12 +12,12 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from groups.models import Enrollment, EnrollmentStatus
+from groups.selectors import cohort_zone
 from sessions_app.attendance.models import (
     MAX_ADJUSTMENT_MINUTES,
     AttendanceAdjustment,
     PlannedAbsence,
 )
-from sessions_app.attendance.selectors import cohort_zone
 from sessions_app.models import PATIENT_KINDS, Session, SessionKind, SessionStatus
 from vioip.accounts.models import Role, User
 from vioip.audit import services as audit

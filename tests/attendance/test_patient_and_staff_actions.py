@@ -7,8 +7,9 @@ import time_machine
 from django.utils import timezone
 
 from groups.models import Enrollment
+from groups.selectors import cohort_zone
 from sessions_app.attendance.models import AttendanceAdjustment, PlannedAbsence
-from sessions_app.attendance.selectors import cohort_zone, week_label, week_monday
+from sessions_app.attendance.selectors import week_label, week_monday
 from sessions_app.models import Session
 from tests.attendance.conftest import attend, local, session_at
 from tests.factories import SessionFactory
