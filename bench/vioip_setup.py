@@ -31,10 +31,9 @@ from django.utils import timezone  # noqa: E402
 
 from groups.models import Cohort, Enrollment, Track  # noqa: E402
 from sessions_app.models import Session, SessionKind  # noqa: E402
-from sessions_app.rooms import services as room_services  # noqa: E402
 from sessions_app.rooms.models import RoomTicket  # noqa: E402
 from vioip.accounts.models import Role, User  # noqa: E402
-from vioip.accounts.tokens import token_issue  # noqa: E402
+from vioip.accounts.tokens import digest, token_issue  # noqa: E402
 
 PREFIX = "bench"
 
@@ -96,7 +95,7 @@ def _tickets(user: User, session: Session, count: int, now: dt.datetime) -> list
     RoomTicket.objects.bulk_create(
         [
             RoomTicket(
-                digest=room_services._digest(raw),
+                digest=digest(raw),
                 user=user,
                 session=session,
                 created_at=now,

@@ -7,7 +7,6 @@ host see one order of events; side effects go out through ``notify`` after commi
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from sessions_app.rooms.models import (
 )
 from sessions_app.rooms.selectors import message_record, participant_record, room_flags
 from vioip.accounts.models import Role, User
+from vioip.accounts.tokens import digest
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
 
@@ -60,10 +60,6 @@ class RoomError(Exception):
         self.detail = detail
 
 
-def _digest(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
 def _at(timestamp: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC)
 
@@ -84,7 +80,7 @@ def ticket_issue(*, user: User, session: Session) -> IssuedTicket:
     raw = secrets.token_urlsafe(32)  # 256 random bits
     now = timezone.now()
     RoomTicket.objects.create(
-        digest=_digest(raw),
+        digest=digest(raw),
         user=user,
         session=session,
         created_at=now,
@@ -104,7 +100,7 @@ def ticket_redeem(*, raw: str, session_id: int) -> User | None:
     ticket = (
         RoomTicket.objects.select_for_update()
         .select_related("user")
-        .filter(digest=_digest(raw))
+        .filter(digest=digest(raw))
         .first()
     )
     if ticket is None or ticket.used_at is not None:
