@@ -32,6 +32,7 @@ class RoomSocket(Protocol):
 
 
 _sockets: weakref.WeakSet[Any] = weakref.WeakSet()
+# One watchdog per event loop, by the loop's id.
 _tasks: dict[int, asyncio.Task[None]] = {}
 
 
@@ -48,7 +49,8 @@ def watch(socket: RoomSocket) -> None:
         return
     loop = asyncio.get_running_loop()
     task = _tasks.get(id(loop))
-    if task is None or task.done():
+    # An id can be reused by a later loop while a closed loop's task still looks pending.
+    if task is None or task.done() or task.get_loop() is not loop:
         _tasks[id(loop)] = loop.create_task(_run(layer))
 
 
