@@ -57,6 +57,7 @@ class Options:
     rest_at_fps: int | None
     smoke: bool
     keep: Path | None = None
+    profile: Path | None = None
     server_core: int = 0
     generator_core: int = 1
 
@@ -258,7 +259,10 @@ def run_vioip(opts: Options, rooms: int, participants: int, work: Path) -> dict[
         plan = json.loads(plan_path.read_text())
         port = free_port()
         command = pinned(daphne(port, "vioip.asgi:application"), opts.server_core, opts.pin)
-        with process(command, env=env, log=work / "vioip.log") as proc:
+        with (
+            process(command, env=env, log=work / "vioip.log") as proc,
+            profiled(opts, server_pid(proc), f"vioip-{rooms}x{participants}"),
+        ):
             wait_for_port(port, proc)
             warm_up(port)
             config = base_config(opts, rooms, participants)
@@ -278,6 +282,33 @@ def run_vioip(opts: Options, rooms: int, participants: int, work: Path) -> dict[
                     "at_fps": opts.rest_at_fps,
                 }
             return run_generator(opts, config, work, "vioip")
+
+
+@contextlib.contextmanager
+def profiled(opts: Options, pid: int, name: str) -> Iterator[None]:
+    """With ``--profile DIR``: sample ``pid`` with py-spy for the whole run and write
+    collapsed stacks and a summary of where the time went (see bench/profile.py)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if opts.profile is None or not Path(spy).exists():
+        yield
+        return
+    opts.profile.mkdir(parents=True, exist_ok=True)
+    raw = opts.profile / f"{name}.txt"
+    command = [spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "250"]
+    command += ["--threads", "--nonblocking", "--output", str(raw)]
+    spy_proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        spy_proc.send_signal(signal.SIGINT)
+        try:
+            spy_proc.wait(30)
+        except subprocess.TimeoutExpired:
+            spy_proc.kill()
+        if raw.exists():
+            from bench import profile
+
+            (opts.profile / f"{name}.summary.md").write_text(profile.summary(raw))
 
 
 def vioip_available(opts: Options) -> str | None:
@@ -404,6 +435,9 @@ def parse(argv: list[str] | None = None) -> Options:
     parser.add_argument("--rest-at-fps", type=int, default=2000)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
     parser.add_argument("--keep", type=Path, default=None, help="copy server logs here")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="sample vioip's worker with py-spy into DIR"
+    )
     args = parser.parse_args(argv)
     sizes = [tuple(int(x) for x in s.split("x")) for s in args.sizes.split(",") if s]
     rates = [int(x) for x in args.rates.split(",") if x]
@@ -422,6 +456,7 @@ def parse(argv: list[str] | None = None) -> Options:
         rest_at_fps=args.rest_at_fps,
         smoke=args.smoke,
         keep=args.keep,
+        profile=args.profile,
     )
     if args.smoke:
         # 10 messages/s: enough to exercise every path, little enough for a busy CI box.

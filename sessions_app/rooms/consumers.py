@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
@@ -117,6 +118,18 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     @classmethod
     async def encode_json(cls, content: dict[str, Any]) -> str:
         return notify.encode(content)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its ``aclose_old_connections()`` before every
+        message. That call hops to the process's one database thread for each frame a
+        socket receives, so a message to a room of twenty queued twenty thread round trips
+        behind the database work. Every database call here goes through
+        ``database_sync_to_async`` (``notify.room_db``), which closes stale connections
+        around the call itself."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # --- Connection ----------------------------------------------------------------------
 

@@ -9,12 +9,17 @@ member that keeps them present for the reconnect grace window.
 With ``REDIS_URL`` the set lives in Redis; without it (the embedded single-process
 default and unit tests) in this process's memory. Calls are synchronous: they run in the
 same worker thread as the database work that depends on them.
+
+The store also keeps the chat rate windows (``rate_allows``), which every process must
+share for the same reason.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -66,6 +71,7 @@ class LocalPresence:
 
     def __init__(self) -> None:
         self._rooms: dict[int, dict[str, float]] = {}
+        self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
     def touch(self, session_id: int, name: str, expires_at: float) -> None:
@@ -93,12 +99,37 @@ class LocalPresence:
         with self._lock:
             self._rooms.pop(session_id, None)
 
+    def rate_allows(self, key: str, *, limit: int, window: float) -> bool:
+        at = now()
+        with self._lock:
+            hits = self._hits.setdefault(key, deque())
+            while hits and hits[0] <= at - window:
+                hits.popleft()
+            if len(hits) >= limit:
+                return False
+            hits.append(at)
+            return True
+
+
+# KEYS[1]: the window's sorted set; ARGV: now, window seconds, limit, a unique suffix.
+_RATE_SCRIPT = """
+local at, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', at - window)
+if redis.call('ZCARD', KEYS[1]) >= limit then
+    return 0
+end
+redis.call('ZADD', KEYS[1], at, ARGV[1] .. ':' .. ARGV[4])
+redis.call('EXPIRE', KEYS[1], math.ceil(window) + 1)
+return 1
+"""
+
 
 class RedisPresence:
     def __init__(self, url: str) -> None:
         import redis
 
         self._redis: Any = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._rate_script = self._redis.register_script(_RATE_SCRIPT)
 
     @staticmethod
     def _key(session_id: int) -> str:
@@ -132,6 +163,14 @@ class RedisPresence:
 
     def clear(self, session_id: int) -> None:
         self._redis.delete(self._key(session_id))
+
+    def rate_allows(self, key: str, *, limit: int, window: float) -> bool:
+        """A sliding window shared by every process, in one round trip: only allowed
+        attempts count, so a client that waits gets through."""
+        allowed = self._rate_script(
+            keys=[f"vioip:rate:{key}"], args=[now(), window, limit, secrets.token_hex(6)]
+        )
+        return bool(allowed)
 
 
 @lru_cache(maxsize=2)

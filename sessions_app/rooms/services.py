@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -398,42 +398,91 @@ class Sent:
     created: bool
 
 
-@transaction.atomic
+# Refusals a resend of an already stored message does not get: it gets the original.
+_RESEND_WINS = frozenset({"muted", "chat_disabled", "rate_limited"})
+
+
 def chat_send(*, session_id: int, user: User, client_id: uuid.UUID, text: str) -> Sent:
     """Store a message with the room's next ``seq`` and only then broadcast it. The same
-    ``client_id`` from the same sender returns the stored message, never a second one."""
+    ``client_id`` from the same sender returns the stored message, never a second one.
+
+    The common case (a new message) costs four statements; a resend is found by the
+    unique constraint rather than looked up before every message.
+    """
     text = text.strip()
     if not 1 <= len(text) <= MAX_TEXT:
         raise RoomError("invalid", f"A message has 1 to {MAX_TEXT} characters.")
-    session = Session.objects.get(pk=session_id)
-    room = _room_for_update(session)
-    participant = _admitted_participant(session_id=session_id, user=user)
+    try:
+        return _chat_store(session_id=session_id, user=user, client_id=client_id, text=text)
+    except RoomError as refused:
+        if refused.code not in _RESEND_WINS:
+            raise
+        stored = _chat_stored(session_id=session_id, user=user, client_id=client_id)
+        if stored is None:
+            raise
+        return stored
+    except IntegrityError:
+        stored = _chat_stored(session_id=session_id, user=user, client_id=client_id)
+        if stored is None:
+            raise
+        return stored
+
+
+def _chat_stored(*, session_id: int, user: User, client_id: uuid.UUID) -> Sent | None:
     existing = (
         ChatMessage.objects.select_related("sender")
         .filter(session_id=session_id, sender=user, client_id=client_id)
         .first()
     )
-    if existing is not None:
-        return Sent(message_record(existing), created=False)
-    if participant.muted:
+    return None if existing is None else Sent(message_record(existing), created=False)
+
+
+# One statement takes the seq and locks the row (Django's update() cannot return values).
+_NEXT_SEQ = (
+    "UPDATE rooms_room SET last_seq = last_seq + 1 "
+    "WHERE session_id = %s RETURNING last_seq, chat_enabled"
+)
+
+
+@transaction.atomic
+def _chat_store(*, session_id: int, user: User, client_id: uuid.UUID, text: str) -> Sent:
+    # Taking the seq locks the room's row, which every change to the room's participants
+    # locks first: the checks below read a state nobody can change until commit. Any
+    # refusal rolls the transaction back, so refused messages leave no gap in the seq.
+    with connection.cursor() as cursor:
+        cursor.execute(_NEXT_SEQ, [session_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise RoomError("forbidden", "You are not in this room.")
+    seq, chat_enabled = int(row[0]), bool(row[1])
+    flags = (
+        Participant.objects.filter(session_id=session_id, user_id=user.pk)
+        .values_list("state", "muted", "removed", "online")
+        .first()
+    )
+    if flags is None or flags[2] or not flags[3]:
+        raise RoomError("forbidden", "You are not in this room.")
+    if flags[0] != ParticipantState.ADMITTED:
+        raise RoomError("not_admitted", "Wait until a facilitator admits you.")
+    if flags[1]:
         raise RoomError("muted", "A facilitator has muted you.")
-    if not room.chat_enabled:
+    if not chat_enabled:
         raise RoomError("chat_disabled", "Chat is off in this room.")
-    now = timezone.now()
-    window = now - dt.timedelta(seconds=settings.ROOM_CHAT_RATE_SECONDS)
-    recent = ChatMessage.objects.filter(session_id=session_id, sender=user, sent_at__gt=window)
-    if recent.count() >= settings.ROOM_CHAT_RATE_MESSAGES:
+    if not presence.store().rate_allows(
+        f"chat:{session_id}:{user.pk}",
+        limit=settings.ROOM_CHAT_RATE_MESSAGES,
+        window=settings.ROOM_CHAT_RATE_SECONDS,
+    ):
         raise RoomError("rate_limited", "Too many messages; wait a few seconds.")
-    room.last_seq += 1
-    room.save(update_fields=["last_seq"])
-    message = ChatMessage.objects.create(
+    message = ChatMessage(
         session_id=session_id,
-        seq=room.last_seq,
+        seq=seq,
         sender=user,
         client_id=client_id,
         text=text,
-        sent_at=now,
+        sent_at=timezone.now(),
     )
+    message.save(force_insert=True)
     record = message_record(message)
     notify.notify_frame(session_id=session_id, frame={"type": "chat.message", **record})
     return Sent(record, created=True)

@@ -152,3 +152,42 @@ async def test_chat_is_rate_limited_per_person(join: Any, cast: Any, open_sessio
         await patient.send(chat("later"))
         assert (await patient.receive_type("chat.message"))["seq"] == 6
         await patient.close()
+
+
+async def test_refused_attempts_do_not_count_toward_the_rate_window(
+    join: Any, cast: Any, open_session: Any
+):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        patient, _ = await join(cast.patient, open_session)
+        for n in range(5):
+            await patient.send(chat(f"m{n}"))
+            await patient.receive_type("chat.message")
+        for _ in range(4):
+            clock.shift(dt.timedelta(seconds=1))
+            await patient.send(chat("still talking"))
+            assert (await patient.receive_type("error"))["code"] == "rate_limited"
+        # Five seconds after the first five: only they counted, so the window is empty.
+        clock.shift(dt.timedelta(seconds=1.5))
+        await patient.send(chat("my turn"))
+        assert (await patient.receive_type("chat.message"))["seq"] == 6
+        await patient.close()
+
+
+async def test_a_resend_past_the_rate_limit_gets_the_stored_original(
+    join: Any, cast: Any, open_session: Any
+):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        patient, _ = await join(cast.patient, open_session)
+        first = str(uuid.uuid4())
+        await patient.send(chat("m0", first))
+        await patient.receive_type("chat.message")
+        for n in range(1, 5):
+            await patient.send(chat(f"m{n}"))
+            await patient.receive_type("chat.message")
+        await patient.send(chat("m0", first))
+        again = await patient.receive_type("chat.message")
+        assert (again["seq"], again["text"]) == (1, "m0")
+        assert len(await sync_to_async(_stored)()) == 5
+        await patient.close()

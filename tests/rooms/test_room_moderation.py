@@ -32,8 +32,8 @@ def open_session(live_session: Any) -> Any:
     return live_session
 
 
-def chat(text: str) -> dict[str, Any]:
-    return {"type": "chat.send", "client_id": str(uuid.uuid4()), "text": text}
+def chat(text: str, client_id: str | None = None) -> dict[str, Any]:
+    return {"type": "chat.send", "client_id": client_id or str(uuid.uuid4()), "text": text}
 
 
 async def test_patient_sending_staff_frames_is_refused_and_nothing_changes(
@@ -72,6 +72,29 @@ async def test_muted_patient_cannot_chat_until_unmuted(join: Any, cast: Any, ope
     assert (await patient.receive_type("presence.updated"))["participant"]["muted"] is False
     await patient.send(chat("thanks"))
     assert (await patient.receive_type("chat.message"))["seq"] == 1
+    await patient.close()
+    await staff.close()
+
+
+async def test_a_resend_after_a_mute_gets_the_stored_original(
+    join: Any, cast: Any, open_session: Any
+):
+    staff, _ = await join(cast.facilitator, open_session)
+    patient, _ = await join(cast.patient, open_session)
+    client_id = str(uuid.uuid4())
+    await patient.send(chat("before the mute", client_id))
+    assert (await patient.receive_type("chat.message"))["seq"] == 1
+    await staff.send({"type": "participant.mute", "user_id": cast.patient.pk})
+    assert (await patient.receive_type("presence.updated"))["participant"]["muted"] is True
+    # The client never saw its acknowledgement and resends: the message was kept, so the
+    # answer is the stored original, not "muted".
+    await patient.send(chat("before the mute", client_id))
+    again = await patient.receive_type("chat.message")
+    assert (again["seq"], again["text"]) == (1, "before the mute")
+    await patient.send(chat("after the mute"))
+    assert (await patient.receive_type("error"))["code"] == "muted"
+    count = await sync_to_async(ChatMessage.objects.count)()
+    assert count == 1
     await patient.close()
     await staff.close()
 
