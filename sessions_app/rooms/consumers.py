@@ -21,7 +21,7 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from sessions_app.rooms import notify, selectors, services, watchdog
+from sessions_app.rooms import heartbeat, notify, selectors, services, watchdog
 from sessions_app.rooms.models import ParticipantState
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
@@ -113,7 +113,6 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     entered: bool = False
     # Closed by the room itself (removal, end): no grace, no second leave.
     closed_by_room: bool = False
-    heartbeat_task: asyncio.Task[Any] | None = None
 
     @classmethod
     async def encode_json(cls, content: dict[str, Any]) -> str:
@@ -184,7 +183,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self.disconnect(CLOSE_TRY_LATER)
             return
         await self.send_room_state()
-        self.heartbeat_task = asyncio.get_running_loop().create_task(self._heartbeat())
+        heartbeat.join(self)
         watchdog.watch(self)
 
     async def close_for_layer_reset(self) -> None:
@@ -207,8 +206,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             return
         self.entered = False
         watchdog.unwatch(self)
-        if self.heartbeat_task is not None:
-            self.heartbeat_task.cancel()
+        heartbeat.leave(self)
         try:
             await self.channel_layer.group_discard(
                 notify.room_group(self.session_id), self.channel_name
@@ -228,26 +226,14 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         if sweep_due:
             _sweep_later(self.session_id, settings.ROOM_GRACE_SECONDS + 0.5)
 
-    async def _heartbeat(self) -> None:
-        interval = max(1.0, settings.ROOM_PRESENCE_TTL_SECONDS / 3)
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                beat = await notify.room_db(services.room_heartbeat)(
-                    session_id=self.session_id, user=self.user, conn=self.channel_name
-                )
-            except Exception as exc:
-                logger.error(
-                    "room heartbeat failed session=%s error=%s",
-                    self.session_id,
-                    type(exc).__name__,
-                )
-                continue
-            if beat.close_code is not None:
-                await self._close_by_room(beat.close_code)
-                return
-            if beat.state != self.state:
-                await self.send_room_state()
+    async def heartbeat_result(self, beat: services.Heartbeat) -> None:
+        """What this process's heartbeat (``heartbeat``) learnt about this socket."""
+        if not self.entered:
+            return
+        if beat.close_code is not None:
+            await self._close_by_room(beat.close_code)
+        elif beat.state != self.state:
+            await self.send_room_state()
 
     async def _close_by_room(self, code: int) -> None:
         self.closed_by_room = True

@@ -1,10 +1,10 @@
 """Who is in a room right now, shared by every daphne process.
 
 Each open socket is a member ``"<user_id>|<channel_name>"`` of a per-room sorted set whose
-score is the time it expires; the consumer's heartbeat pushes it forward. A process that
-dies stops heartbeating, so its sockets expire and the next sweep (any process) removes
-them: no ghosts. A participant whose last socket closes leaves a ``"<user_id>|grace|<t>"``
-member that keeps them present for the reconnect grace window.
+score is the time it expires; its process's heartbeat (``heartbeat``) pushes it forward. A
+process that dies stops heartbeating, so its sockets expire and the next sweep (any
+process) removes them: no ghosts. A participant whose last socket closes leaves a
+``"<user_id>|grace|<t>"`` member that keeps them present for the reconnect grace window.
 
 With ``REDIS_URL`` the set lives in Redis; without it (the embedded single-process
 default and unit tests) in this process's memory. Calls are synchronous: they run in the
@@ -78,6 +78,11 @@ class LocalPresence:
         with self._lock:
             self._rooms.setdefault(session_id, {})[name] = expires_at
 
+    def touch_many(self, members: list[tuple[int, str, float]]) -> None:
+        with self._lock:
+            for session_id, name, expires_at in members:
+                self._rooms.setdefault(session_id, {})[name] = expires_at
+
     def remove(self, session_id: int, name: str) -> bool:
         with self._lock:
             return self._rooms.get(session_id, {}).pop(name, None) is not None
@@ -125,6 +130,9 @@ return 1
 
 
 class RedisPresence:
+    # Long enough that sweeps see every expired member; an abandoned room still goes.
+    KEEP_SECONDS = 24 * 3600
+
     def __init__(self, url: str) -> None:
         import redis
 
@@ -136,12 +144,17 @@ class RedisPresence:
         return f"vioip:room:{session_id}:presence"
 
     def touch(self, session_id: int, name: str, expires_at: float) -> None:
-        key = self._key(session_id)
-        # Long enough that sweeps see every expired member; an abandoned room still goes.
-        keep = 24 * 3600
-        pipe = self._redis.pipeline()
-        pipe.zadd(key, {name: expires_at})
-        pipe.expire(key, keep)
+        self.touch_many([(session_id, name, expires_at)])
+
+    def touch_many(self, members: list[tuple[int, str, float]]) -> None:
+        """Many sockets, in many rooms, in one round trip."""
+        by_room: dict[int, dict[str, float]] = {}
+        for session_id, name, expires_at in members:
+            by_room.setdefault(session_id, {})[name] = expires_at
+        pipe = self._redis.pipeline(transaction=False)
+        for session_id, mapping in by_room.items():
+            pipe.zadd(self._key(session_id), mapping)
+            pipe.expire(self._key(session_id), self.KEEP_SECONDS)
         pipe.execute()
 
     def remove(self, session_id: int, name: str) -> bool:

@@ -353,31 +353,56 @@ def _sweep_due(session_id: int) -> bool:
     return True
 
 
-def room_heartbeat(*, session_id: int, user: User, conn: str) -> Heartbeat:
-    """Keep a live socket present, sweep the room (once per interval per process), and
-    tell the consumer the state the database holds (a missed broadcast never leaves a
-    socket in the wrong state)."""
-    presence.store().touch(
-        session_id, presence.member_name(user.pk, conn), presence.socket_expiry()
+@dataclass(frozen=True)
+class LiveSocket:
+    session_id: int
+    user: User
+    conn: str
+
+
+def rooms_heartbeat(*, sockets: list[LiveSocket]) -> dict[str, Heartbeat]:
+    """Keep a process's live sockets present (one Redis round trip), sweep their rooms
+    (once per interval per process), and tell each socket, by channel name, the state the
+    database holds: a missed broadcast never leaves a socket in the wrong state. One
+    query for all the sockets, however many rooms they are in."""
+    if not sockets:
+        return {}
+    expiry = presence.socket_expiry()
+    presence.store().touch_many(
+        [(s.session_id, presence.member_name(s.user.pk, s.conn), expiry) for s in sockets]
     )
-    if _sweep_due(session_id):
-        room_sweep(session_id=session_id)
-    participant = (
-        Participant.objects.select_related("session")
-        .filter(session_id=session_id, user_id=user.pk)
-        .first()
-    )
-    if participant is None or participant.removed:
-        return Heartbeat(ParticipantState.WAITING, CLOSE_FORBIDDEN)
-    if participant.session.status in (SessionStatus.ENDED, SessionStatus.CANCELLED):
-        return Heartbeat(participant.state, CLOSE_ENDED)
-    if not participant.online:
-        # Swept while alive (a stalled process): come back in.
-        try:
-            participant = _enter(session_id=session_id, user=user, conn=conn)
-        except Refused as refused:
-            return Heartbeat(participant.state, refused.code)
-    return Heartbeat(participant.state, None)
+    rooms = sorted({s.session_id for s in sockets})
+    for session_id in rooms:
+        # After the touch: a sweep never takes out a socket beating here.
+        if _sweep_due(session_id):
+            room_sweep(session_id=session_id)
+    rows = {
+        (session_id, user_id): (state, removed, online, status)
+        for session_id, user_id, state, removed, online, status in Participant.objects.filter(
+            session_id__in=rooms, user_id__in={s.user.pk for s in sockets}
+        ).values_list("session_id", "user_id", "state", "removed", "online", "session__status")
+    }
+    beats: dict[str, Heartbeat] = {}
+    for socket in sockets:
+        row = rows.get((socket.session_id, socket.user.pk))
+        if row is None or row[1]:
+            beats[socket.conn] = Heartbeat(ParticipantState.WAITING, CLOSE_FORBIDDEN)
+            continue
+        state, _, online, status = row
+        if status in (SessionStatus.ENDED, SessionStatus.CANCELLED):
+            beats[socket.conn] = Heartbeat(state, CLOSE_ENDED)
+        elif not online:
+            # Swept while alive (a stalled process): come back in.
+            try:
+                participant = _enter(
+                    session_id=socket.session_id, user=socket.user, conn=socket.conn
+                )
+                beats[socket.conn] = Heartbeat(participant.state, None)
+            except Refused as refused:
+                beats[socket.conn] = Heartbeat(state, refused.code)
+        else:
+            beats[socket.conn] = Heartbeat(state, None)
+    return beats
 
 
 # --- Chat ----------------------------------------------------------------------------------

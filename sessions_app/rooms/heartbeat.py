@@ -1,0 +1,100 @@
+"""One heartbeat per process for all of its room sockets.
+
+Each socket's presence expires unless it is pushed forward (see ``presence``). Instead of
+one task and one database call per socket (at a few thousand sockets that was a hundred
+calls a second on the process's one database thread), one task per event loop beats every
+local socket: the rooms are split into one slice per second, and each slice costs one
+Redis pipeline and one database call whatever the number of sockets in it. Each room is
+beaten once per ``ROOM_PRESENCE_TTL_SECONDS / 3``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Protocol
+
+from django.conf import settings
+
+from sessions_app.rooms import notify, services
+
+logger = logging.getLogger("vioip.rooms")
+
+
+class BeatingSocket(Protocol):
+    session_id: int
+    user: Any
+    channel_name: str
+
+    async def heartbeat_result(self, beat: services.Heartbeat) -> None: ...
+
+
+class _Beater:
+    """The heartbeat of one event loop: runs while it has sockets."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.sockets: dict[str, BeatingSocket] = {}
+        self.task: asyncio.Task[None] | None = None
+        self.tick = 0
+
+    def ensure_running(self) -> None:
+        if self.task is None or self.task.done():
+            self.task = self.loop.create_task(self._run())
+
+    async def _run(self) -> None:
+        while self.sockets:
+            interval = max(1.0, settings.ROOM_PRESENCE_TTL_SECONDS / 3)
+            slices = max(1, int(interval))
+            await asyncio.sleep(interval / slices)
+            self.tick += 1
+            due = [s for s in self.sockets.values() if s.session_id % slices == self.tick % slices]
+            if due:
+                await self._beat(due)
+
+    async def _beat(self, due: list[BeatingSocket]) -> None:
+        live = [services.LiveSocket(s.session_id, s.user, s.channel_name) for s in due]
+        try:
+            beats = await notify.room_db(services.rooms_heartbeat)(sockets=live)
+        except notify.BroadcastFailed as failed:
+            beats = failed.result
+        except Exception as exc:
+            # One line, no traceback: tracebacks can carry frame locals with PHI.
+            logger.error("room heartbeat failed sockets=%d error=%s", len(due), type(exc).__name__)
+            return
+        for socket in due:
+            beat = beats.get(socket.channel_name)
+            if beat is None or self.sockets.get(socket.channel_name) is not socket:
+                continue  # closed meanwhile
+            try:
+                await socket.heartbeat_result(beat)
+            except Exception as exc:
+                logger.warning("room heartbeat result failed error=%s", type(exc).__name__)
+
+
+# One beater per event loop, by the loop's id.
+_beaters: dict[int, _Beater] = {}
+
+
+def join(socket: BeatingSocket) -> None:
+    """Beat ``socket`` from now on (its entry has just made it present)."""
+    loop = asyncio.get_running_loop()
+    beater = _beaters.get(id(loop))
+    # An id can be reused by a later loop once a test's loop is closed.
+    if beater is None or beater.loop is not loop:
+        beater = _beaters[id(loop)] = _Beater(loop)
+    beater.sockets[socket.channel_name] = socket
+    beater.ensure_running()
+
+
+def leave(socket: BeatingSocket) -> None:
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    beater = _beaters.get(id(loop))
+    if beater is not None and beater.loop is loop:
+        beater.sockets.pop(socket.channel_name, None)
+        if not beater.sockets and beater.task is not None and not beater.task.done():
+            beater.task.cancel()
+            beater.task = None
