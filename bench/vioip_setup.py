@@ -31,7 +31,7 @@ from django.utils import timezone  # noqa: E402
 
 from groups.models import Cohort, Enrollment, Track  # noqa: E402
 from sessions_app.models import Session, SessionKind  # noqa: E402
-from sessions_app.rooms.models import RoomTicket  # noqa: E402
+from sessions_app.rooms.models import AttendanceSegment, Participant, RoomTicket  # noqa: E402
 from vioip.accounts.models import Role, User  # noqa: E402
 from vioip.accounts.tokens import digest, token_issue  # noqa: E402
 
@@ -84,6 +84,10 @@ def _room(index: int, participants: int, now: dt.datetime) -> tuple[Cohort, Sess
             starts_at=starts, ends_at=starts + dt.timedelta(hours=8), status="scheduled"
         )
         session.refresh_from_db()
+    # An earlier run's daphne was stopped with its sockets open: start from an empty room,
+    # as the periodic sweep would have left it.
+    Participant.objects.filter(session=session).update(online=False, hand_raised=False)
+    AttendanceSegment.objects.filter(session=session, left_at__isnull=True).update(left_at=now)
     return cohort, session
 
 

@@ -44,6 +44,14 @@ def _clear_cache() -> Any:
 
 
 @pytest.fixture(autouse=True)
+def _room_calls_on_one_thread(settings: Any) -> None:
+    # In this process, room consumers use Django's one shared thread: connections of a
+    # room thread pool would outlive each test and keep PostgreSQL from dropping the test
+    # database. The daphne processes the multi-process and fault tests start use the pool.
+    settings.ROOM_DB_THREADS = 1
+
+
+@pytest.fixture(autouse=True)
 async def _close_async_db_connections() -> Any:
     # Async ORM calls can leave connections open on worker threads; PostgreSQL then
     # refuses to drop the test database.

@@ -266,6 +266,13 @@ ROOM_PRESENCE_TTL_SECONDS = env_int("VIOIP_ROOM_PRESENCE_TTL_SECONDS", 60, minim
 ROOM_EARLY_ENTRY_MINUTES = env_int("VIOIP_ROOM_EARLY_ENTRY_MINUTES", 15, minimum=0)
 # Seconds between probes that the channel layer still delivers to this process (0: off).
 ROOM_LAYER_PROBE_SECONDS = env_int("VIOIP_ROOM_LAYER_PROBE_SECONDS", 2, minimum=0)
+# Threads (each with its own database connection) for room database calls in a process.
+# 1 is Django's one shared thread, the only safe choice for SQLite's single writer.
+ROOM_DB_THREADS = env_int(
+    "VIOIP_ROOM_DB_THREADS",
+    1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 4,
+    minimum=1,
+)
 ROOM_CHAT_RATE_MESSAGES = env_int("VIOIP_ROOM_CHAT_RATE_MESSAGES", 5, minimum=1)
 ROOM_CHAT_RATE_SECONDS = env_int("VIOIP_ROOM_CHAT_RATE_SECONDS", 5, minimum=1)
 ATTENDANCE_LATE_MINUTES = env_int("VIOIP_ATTENDANCE_LATE_MINUTES", 10, minimum=0)

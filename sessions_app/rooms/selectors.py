@@ -81,11 +81,32 @@ def chat_after(*, session_id: int, after_seq: int, limit: int = HISTORY_LIMIT) -
     return [message_record(m) for m in rows]
 
 
+# What a room frame shows of a person: loading only these keeps a socket's entry cheap.
+_PERSON_FIELDS = ("id", "username", "first_name", "last_name", "role")
+
+
 def room_state(*, session_id: int, user: Any) -> dict[str, Any]:
     """The ``room.state`` frame for ``user``: a patient still waiting gets only their own
-    record and the room's flags — no roster, no chat."""
+    record and the room's flags — no roster, no chat. Three queries."""
     room = Room.objects.select_related("session").get(pk=session_id)
-    me = Participant.objects.select_related("user").get(session_id=session_id, user_id=user.pk)
+    people = list(
+        Participant.objects.filter(session_id=session_id)
+        .filter(Q(user_id=user.pk) | Q(online=True, removed=False))
+        .select_related("user")
+        .only(
+            "user_id",
+            "is_staff",
+            "state",
+            "muted",
+            "hand_raised",
+            "online",
+            "removed",
+            *(f"user__{name}" for name in _PERSON_FIELDS),
+        )
+    )
+    me = next((p for p in people if p.user_id == user.pk), None)
+    if me is None:
+        raise Participant.DoesNotExist("not a participant of this room")
     frame: dict[str, Any] = {
         "type": "room.state",
         "session": session_record(room.session),
@@ -94,13 +115,23 @@ def room_state(*, session_id: int, user: Any) -> dict[str, Any]:
     }
     if not me.is_staff and me.state != ParticipantState.ADMITTED:
         return frame
-    roster = Participant.objects.filter(session_id=session_id, online=True, removed=False)
-    if not me.is_staff:
-        roster = roster.filter(state=ParticipantState.ADMITTED)
-    frame["participants"] = [participant_record(p) for p in roster.select_related("user")]
+    frame["participants"] = [
+        participant_record(p)
+        for p in people
+        if p.online and not p.removed and (me.is_staff or p.state == ParticipantState.ADMITTED)
+    ]
     recent = (
         ChatMessage.objects.filter(session_id=session_id)
         .select_related("sender")
+        .only(
+            "id",
+            "seq",
+            "client_id",
+            "text",
+            "deleted",
+            "sent_at",
+            *(f"sender__{name}" for name in _PERSON_FIELDS),
+        )
         .order_by("-seq")[:STATE_MESSAGES]
     )
     frame["messages"] = [message_record(m) for m in reversed(list(recent))]

@@ -186,8 +186,11 @@ def room_enter(*, session_id: int, user: User, conn: str, client_address: str = 
     A person is one participant however many sockets they open: only their first socket
     (or the first after the grace window) announces them. Entry and refusal are audited.
     """
-    # Expired sockets and graces go first, so a late reconnect is a fresh entry.
-    room_sweep(session_id=session_id)
+    # Expired sockets and graces go first, so a late reconnect is a fresh entry. Only
+    # when there are any: a full sweep on every entry made a room's entries queue on its
+    # lock. (Presence lost altogether, say to a Redis restart, is the heartbeat's sweep.)
+    if presence.store().has_expired(session_id, presence.now()):
+        room_sweep(session_id=session_id)
     try:
         participant = _enter(session_id=session_id, user=user, conn=conn)
     except Refused as refused:

@@ -25,6 +25,10 @@ logger = logging.getLogger("vioip.rooms")
 # Like 1012 "Service Restart" (daphne sends only 1000 and 3000-4999): reconnect with a new
 # ticket, then chat.history.
 CLOSE_LAYER_RESET = 4012
+# A probe that Redis accepted but that has not come back after this long means the layer
+# is deaf. Shorter waits mistook a busy event loop (a late probe) for a deaf layer and
+# closed every socket of a process under load; a Redis error still resets at once.
+DEAF_AFTER_SECONDS = 10.0
 
 
 class RoomSocket(Protocol):
@@ -62,11 +66,12 @@ async def _probe(layer: Any, channel: str, timeout: float) -> bool:
     token = secrets.token_hex(8)
     try:
         await asyncio.wait_for(layer.send(channel, {"type": "probe", "token": token}), timeout)
-        while True:
-            message = await asyncio.wait_for(layer.receive(channel), timeout)
-            if message.get("token") == token:
-                return True
-    except Exception:  # timeouts and Redis errors alike mean the layer is not delivering
+        async with asyncio.timeout(DEAF_AFTER_SECONDS):
+            while True:
+                message = await layer.receive(channel)
+                if message.get("token") == token:
+                    return True
+    except Exception:  # Redis errors, and a probe that never came back
         return False
 
 
