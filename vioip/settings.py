@@ -270,7 +270,7 @@ ROOM_LAYER_PROBE_SECONDS = env_int("VIOIP_ROOM_LAYER_PROBE_SECONDS", 2, minimum=
 # 1 is Django's one shared thread, the only safe choice for SQLite's single writer.
 ROOM_DB_THREADS = env_int(
     "VIOIP_ROOM_DB_THREADS",
-    1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 4,
+    1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 2,
     minimum=1,
 )
 ROOM_CHAT_RATE_MESSAGES = env_int("VIOIP_ROOM_CHAT_RATE_MESSAGES", 5, minimum=1)

@@ -434,13 +434,26 @@ def chat_send(*, session_id: int, user: User, client_id: uuid.UUID, text: str) -
     """Store a message with the room's next ``seq`` and only then broadcast it. The same
     ``client_id`` from the same sender returns the stored message, never a second one.
 
-    The common case (a new message) costs four statements; a resend is found by the
-    unique constraint rather than looked up before every message.
+    On PostgreSQL a new message is one statement (one round trip); a refusal or a resend
+    then takes the general path, which says why. A resend is found by the unique
+    constraint rather than looked up before every message.
     """
     text = text.strip()
     if not 1 <= len(text) <= MAX_TEXT:
         raise RoomError("invalid", f"A message has 1 to {MAX_TEXT} characters.")
     try:
+        if not presence.store().rate_allows(
+            f"chat:{session_id}:{user.pk}",
+            limit=settings.ROOM_CHAT_RATE_MESSAGES,
+            window=settings.ROOM_CHAT_RATE_SECONDS,
+        ):
+            raise RoomError("rate_limited", "Too many messages; wait a few seconds.")
+        if connection.vendor == "postgresql":
+            sent = _chat_store_one_statement(
+                session_id=session_id, user=user, client_id=client_id, text=text
+            )
+            if sent is not None:
+                return sent
         return _chat_store(session_id=session_id, user=user, client_id=client_id, text=text)
     except RoomError as refused:
         if refused.code not in _RESEND_WINS:
@@ -463,6 +476,60 @@ def _chat_stored(*, session_id: int, user: User, client_id: uuid.UUID) -> Sent |
         .first()
     )
     return None if existing is None else Sent(message_record(existing), created=False)
+
+
+def _chat_stored_now(message: ChatMessage) -> Sent:
+    record = message_record(message)
+    notify.notify_frame(session_id=message.session_id, frame={"type": "chat.message", **record})
+    return Sent(record, created=True)
+
+
+# Lock the room's row, then the sender's (the order moderation locks them in), check the
+# sender may speak, take the next seq and insert the message, all or nothing; no row back
+# means refused (or not in the room). Locking both makes a wait for a concurrent mute
+# re-read the sender's row after it commits.
+_CHAT_ONE_STATEMENT = """
+WITH speaker AS (
+    SELECT r.session_id
+    FROM rooms_room r
+    JOIN rooms_participant p ON p.session_id = r.session_id AND p.user_id = %(user)s
+    WHERE r.session_id = %(session)s
+      AND r.chat_enabled
+      AND p.state = 'admitted' AND NOT p.muted AND NOT p.removed AND p.online
+    FOR UPDATE OF r, p
+), seq AS (
+    UPDATE rooms_room r SET last_seq = r.last_seq + 1
+    FROM speaker WHERE r.session_id = speaker.session_id
+    RETURNING r.last_seq
+)
+INSERT INTO rooms_chatmessage (session_id, seq, sender_id, client_id, text, sent_at, deleted)
+SELECT %(session)s, seq.last_seq, %(user)s, %(client_id)s, %(text)s, %(sent_at)s, false
+FROM seq
+RETURNING id, seq
+"""
+
+
+def _chat_store_one_statement(
+    *, session_id: int, user: User, client_id: uuid.UUID, text: str
+) -> Sent | None:
+    message = ChatMessage(
+        session_id=session_id, sender=user, client_id=client_id, text=text, sent_at=timezone.now()
+    )
+    params = {
+        "session": session_id,
+        "user": user.pk,
+        "client_id": client_id,
+        "text": ChatMessage._meta.get_field("text").get_db_prep_save(text, connection),
+        "sent_at": message.sent_at,
+    }
+    # Autocommit: the statement is its own transaction, committed when it returns.
+    with connection.cursor() as cursor:
+        cursor.execute(_CHAT_ONE_STATEMENT, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    message.pk, message.seq = row
+    return _chat_stored_now(message)
 
 
 # One statement takes the seq and locks the row (Django's update() cannot return values).
@@ -496,12 +563,6 @@ def _chat_store(*, session_id: int, user: User, client_id: uuid.UUID, text: str)
         raise RoomError("muted", "A facilitator has muted you.")
     if not chat_enabled:
         raise RoomError("chat_disabled", "Chat is off in this room.")
-    if not presence.store().rate_allows(
-        f"chat:{session_id}:{user.pk}",
-        limit=settings.ROOM_CHAT_RATE_MESSAGES,
-        window=settings.ROOM_CHAT_RATE_SECONDS,
-    ):
-        raise RoomError("rate_limited", "Too many messages; wait a few seconds.")
     message = ChatMessage(
         session_id=session_id,
         seq=seq,
@@ -511,9 +572,7 @@ def _chat_store(*, session_id: int, user: User, client_id: uuid.UUID, text: str)
         sent_at=timezone.now(),
     )
     message.save(force_insert=True)
-    record = message_record(message)
-    notify.notify_frame(session_id=session_id, frame={"type": "chat.message", **record})
-    return Sent(record, created=True)
+    return _chat_stored_now(message)
 
 
 # --- Moderation ----------------------------------------------------------------------------
