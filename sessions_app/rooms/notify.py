@@ -15,12 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from asgiref.sync import async_to_sync
-from channels.db import database_sync_to_async
+from asgiref.sync import SyncToAsync, async_to_sync
+from channels.db import DatabaseSyncToAsync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connections, transaction
 
 logger = logging.getLogger("vioip.rooms")
 
@@ -76,6 +76,25 @@ def _room_executor() -> ThreadPoolExecutor | None:
     return _pool
 
 
+class RoomDatabaseSyncToAsync(DatabaseSyncToAsync):
+    """``database_sync_to_async`` without a health check (``SELECT 1``) before every call.
+
+    Django checks a kept connection once per request, and Channels makes every call a
+    request: the check was one round trip in every room call, a quarter of a chat
+    message's database time. A room call still closes a connection that failed or is past
+    ``CONN_MAX_AGE`` when it ends, so after a database restart one call fails (answered
+    with an error frame) and the next reconnects."""
+
+    def thread_handler(self, loop: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return SyncToAsync.thread_handler(self, loop, *args, **kwargs)
+        finally:
+            for conn in connections.all(initialized_only=True):
+                conn.close_if_unusable_or_obsolete()
+                if conn.connection is not None:
+                    conn.health_check_done = True  # type: ignore[attr-defined]
+
+
 def room_db(fn: Callable[..., T]) -> Callable[..., Awaitable[T]]:
     """``database_sync_to_async(fn)`` for consumers: the room events ``fn`` commits are
     published afterwards from the event loop. Raises ``BroadcastFailed`` (carrying the
@@ -84,9 +103,9 @@ def room_db(fn: Callable[..., T]) -> Callable[..., Awaitable[T]]:
     async def run(*args: Any, **kwargs: Any) -> T:
         executor = _room_executor()
         if executor is None:
-            call = database_sync_to_async(fn)
+            call = RoomDatabaseSyncToAsync(fn)
         else:
-            call = database_sync_to_async(fn, thread_sensitive=False, executor=executor)
+            call = RoomDatabaseSyncToAsync(fn, thread_sensitive=False, executor=executor)
         events: list[tuple[str, dict[str, Any]]] = []
         token = _outbox.set(events)
         try:
