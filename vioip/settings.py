@@ -273,6 +273,8 @@ ROOM_DB_THREADS = env_int(
     1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 2,
     minimum=1,
 )
+# A socket whose client stops reading is closed (4408) once this much waits to be sent.
+ROOM_SEND_BUFFER_KIB = env_int("VIOIP_ROOM_SEND_BUFFER_KIB", 1024, minimum=16)
 ROOM_CHAT_RATE_MESSAGES = env_int("VIOIP_ROOM_CHAT_RATE_MESSAGES", 5, minimum=1)
 ROOM_CHAT_RATE_SECONDS = env_int("VIOIP_ROOM_CHAT_RATE_SECONDS", 5, minimum=1)
 ATTENDANCE_LATE_MINUTES = env_int("VIOIP_ATTENDANCE_LATE_MINUTES", 10, minimum=0)

@@ -36,6 +36,9 @@ BAD_FRAME_WINDOW_SECONDS = 60
 CLOSE_POLICY = 4008
 # Presence or the channel layer is unreachable right now: reconnect after a pause.
 CLOSE_TRY_LATER = 4013  # like 1013 "Try Again Later"
+# The client stopped reading: more than ROOM_SEND_BUFFER_KIB of frames wait to be written
+# to it. Its place is kept for the grace window; it catches up with chat.history.
+CLOSE_TOO_SLOW = 4408
 
 PATIENT_FRAMES = {
     "chat.send": "chat_send",
@@ -134,6 +137,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
+        self._find_transport()
         self.bad_frames: deque[float] = deque()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         raw = (query.get("ticket") or [""])[0]
@@ -351,14 +355,14 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     async def frame_chat_history(self, content: dict[str, Any]) -> None:
         after_seq = _int_field(content, "after_seq")
-        messages = await notify.room_db(selectors.chat_after)(
+        messages, has_more = await notify.room_db(selectors.chat_after)(
             session_id=self.session_id, after_seq=after_seq
         )
         await self.send_json(
             {
                 "type": "chat.history",
                 "messages": messages,
-                "has_more": len(messages) == selectors.HISTORY_LIMIT,
+                "has_more": has_more,
             }
         )
 
@@ -432,13 +436,54 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         return (notify.ALL,)
 
     async def room_frame(self, event: dict[str, Any]) -> None:
-        if not self.entered:
+        watchdog.delivered()
+        if not self.entered or self.too_slow:
             return
         texts = event["texts"]
         for audience in self._audiences():
             if audience in texts:
+                if await self._over_send_bound():
+                    return
                 await self.send(text_data=texts[audience])
                 return
+
+    # --- The outbound buffer bound ---------------------------------------------------------
+
+    too_slow: bool = False
+    _transport: Any = None
+
+    def _find_transport(self) -> None:
+        """The network transport under this socket, when the server is daphne (Twisted);
+        None elsewhere, and then only the server's own limits apply. Daphne hands the
+        application ``partial(handle_reply, protocol)`` as its send callable."""
+        args = getattr(self.base_send, "args", ())
+        transport = getattr(args[0], "transport", None) if args else None
+        # Twisted's FileDescriptor keeps unwritten bytes in these two buffers.
+        if hasattr(transport, "_tempDataLen") and hasattr(transport, "dataBuffer"):
+            self._transport = transport
+
+    def _pending_bytes(self) -> int:
+        transport = self._transport
+        if transport is None:
+            return 0
+        return int(len(transport.dataBuffer) - transport.offset + transport._tempDataLen)
+
+    async def _over_send_bound(self) -> bool:
+        """A client that stops reading must not make the server hold the room's traffic
+        for it without limit: past the bound it is closed (4408) and its frames dropped;
+        it recovers with ``chat.history`` after reconnecting."""
+        pending = self._pending_bytes()
+        if pending <= settings.ROOM_SEND_BUFFER_KIB * 1024:
+            return False
+        self.too_slow = True
+        logger.warning(
+            "room socket not reading session=%s pending_bytes=%d", self.session_id, pending
+        )
+        await self.close(code=CLOSE_TOO_SLOW)
+        # The close frame waits behind the unread bytes: drop the connection now, so the
+        # buffer is freed (the client sees an abnormal closure once it reads that far).
+        self._transport.abortConnection()
+        return True
 
     async def room_control(self, event: dict[str, Any]) -> None:
         if not self.entered:

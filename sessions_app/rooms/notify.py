@@ -137,7 +137,9 @@ def user_group(session_id: int, user_id: int) -> str:
 
 
 def encode(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, cls=DjangoJSONEncoder, separators=(",", ":"))
+    # Text frames are UTF-8 on the wire: escaping non-ASCII would triple an emoji-heavy
+    # message (and a room.state carrying fifty of them) for nothing.
+    return json.dumps(frame, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
 
 
 def _group_send(group: str, event: dict[str, Any]) -> None:

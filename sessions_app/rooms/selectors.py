@@ -20,10 +20,13 @@ from sessions_app.rooms.models import (
     ParticipantState,
     Room,
 )
+from sessions_app.rooms.notify import encode
 from vioip.accounts.models import Role, User
 
 HISTORY_LIMIT = 500
 STATE_MESSAGES = 50
+# Chat in one frame (history or room.state) stays below this, whatever the messages hold.
+FRAME_MESSAGE_BYTES = 256 * 1024
 
 
 def participant_record(participant: Participant) -> dict[str, Any]:
@@ -71,14 +74,32 @@ def session_record(session: Session) -> dict[str, Any]:
     }
 
 
-def chat_after(*, session_id: int, after_seq: int, limit: int = HISTORY_LIMIT) -> list[Any]:
-    """Messages after ``after_seq`` in order. Callers are room members (checked at entry)."""
+def _within_bytes(records: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
+    """The leading records whose JSON fits ``budget`` bytes (always at least one): a frame
+    of history stays well below the outbound buffer bound, however long the messages."""
+    kept: list[dict[str, Any]] = []
+    used = 0
+    for record in records:
+        used += len(encode(record).encode("utf-8"))
+        if kept and used > budget:
+            break
+        kept.append(record)
+    return kept
+
+
+def chat_after(
+    *, session_id: int, after_seq: int, limit: int = HISTORY_LIMIT
+) -> tuple[list[dict[str, Any]], bool]:
+    """Messages after ``after_seq`` in order, at most ``limit`` and ``FRAME_MESSAGE_BYTES``
+    of them, and whether more follow. Callers are room members (checked at entry)."""
     rows = (
         ChatMessage.objects.filter(session_id=session_id, seq__gt=after_seq)
         .select_related("sender")
-        .order_by("seq")[:limit]
+        .order_by("seq")[: limit + 1]
     )
-    return [message_record(m) for m in rows]
+    records = [message_record(m) for m in rows]
+    kept = _within_bytes(records[:limit], FRAME_MESSAGE_BYTES)
+    return kept, len(kept) < len(records)
 
 
 # What a room frame shows of a person: loading only these keeps a socket's entry cheap.
@@ -134,7 +155,9 @@ def room_state(*, session_id: int, user: Any) -> dict[str, Any]:
         )
         .order_by("-seq")[:STATE_MESSAGES]
     )
-    frame["messages"] = [message_record(m) for m in reversed(list(recent))]
+    # The newest first, so the byte budget keeps the latest; then back in order.
+    newest = _within_bytes([message_record(m) for m in recent], FRAME_MESSAGE_BYTES)
+    frame["messages"] = newest[::-1]
     frame["last_seq"] = room.last_seq
     return frame
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 import weakref
 from typing import Any, Protocol
 
@@ -25,10 +26,19 @@ logger = logging.getLogger("vioip.rooms")
 # Like 1012 "Service Restart" (daphne sends only 1000 and 3000-4999): reconnect with a new
 # ticket, then chat.history.
 CLOSE_LAYER_RESET = 4012
-# A probe that Redis accepted but that has not come back after this long means the layer
-# is deaf. Shorter waits mistook a busy event loop (a late probe) for a deaf layer and
-# closed every socket of a process under load; a Redis error still resets at once.
-DEAF_AFTER_SECONDS = 10.0
+# A probe that has not come back within this long is late. A late probe means a deaf
+# layer only if no room frame reached this process meanwhile either: under load a probe
+# queues behind the room's own traffic, and taking that for deafness closed every socket
+# of a busy process. A Redis error resets at once.
+PROBE_TIMEOUT_SECONDS = 1.0
+# When a room frame last reached a socket of this process (time.monotonic()).
+last_delivery = 0.0
+
+
+def delivered() -> None:
+    """A room frame reached a socket here: the layer's subscriptions work."""
+    global last_delivery
+    last_delivery = time.monotonic()
 
 
 class RoomSocket(Protocol):
@@ -62,22 +72,24 @@ def unwatch(socket: RoomSocket) -> None:
     _sockets.discard(socket)
 
 
-async def _probe(layer: Any, channel: str, timeout: float) -> bool:
+async def _probe(layer: Any, channel: str) -> bool:
     token = secrets.token_hex(8)
+    sent_at = time.monotonic()
     try:
-        await asyncio.wait_for(layer.send(channel, {"type": "probe", "token": token}), timeout)
-        async with asyncio.timeout(DEAF_AFTER_SECONDS):
+        async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
+            await layer.send(channel, {"type": "probe", "token": token})
             while True:
                 message = await layer.receive(channel)
                 if message.get("token") == token:
                     return True
-    except Exception:  # Redis errors, and a probe that never came back
+    except TimeoutError:
+        return last_delivery >= sent_at  # late, but the room's traffic still arrives
+    except Exception:  # Redis errors
         return False
 
 
 async def _run(layer: Any) -> None:
     interval = float(settings.ROOM_LAYER_PROBE_SECONDS)
-    timeout = max(1.0, interval / 2)
     channel: str | None = None
     while True:
         await asyncio.sleep(interval)
@@ -85,8 +97,9 @@ async def _run(layer: Any) -> None:
             continue
         try:
             if channel is None:
-                channel = str(await asyncio.wait_for(layer.new_channel("probe."), timeout))
-            delivered = await _probe(layer, channel, timeout)
+                async with asyncio.timeout(PROBE_TIMEOUT_SECONDS * 5):
+                    channel = str(await layer.new_channel("probe."))
+            delivered = await _probe(layer, channel)
         except Exception:  # Redis unreachable: subscriptions cannot be trusted either
             delivered = False
         if delivered:

@@ -30,7 +30,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[2]
 # Close codes documented in docs/realtime.md; anything else (1011 above all) is a failure.
-DOCUMENTED_CLOSES = {1000, 1001, 4008, 4012, 4013, 4401, 4403, 4410, 4423}
+DOCUMENTED_CLOSES = {1000, 1001, 4008, 4012, 4013, 4401, 4403, 4408, 4410, 4423}
 
 
 def free_port() -> int:

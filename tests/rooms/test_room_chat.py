@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
@@ -191,3 +192,42 @@ async def test_a_resend_past_the_rate_limit_gets_the_stored_original(
         assert (again["seq"], again["text"]) == (1, "m0")
         assert len(await sync_to_async(_stored)()) == 5
         await patient.close()
+
+
+async def test_long_messages_come_in_frames_of_at_most_256_kib(
+    join: Any, cast: Any, open_session: Any
+):
+    long_text = "\N{GRINNING FACE}" * 2000  # 8 KB in UTF-8
+
+    def seed() -> None:
+        from sessions_app.rooms.models import Room
+
+        now = timezone.now()
+        ChatMessage.objects.bulk_create(
+            ChatMessage(
+                session=open_session,
+                seq=n,
+                sender=cast.facilitator,
+                client_id=uuid.uuid4(),
+                text=long_text,
+                sent_at=now,
+            )
+            for n in range(1, 81)
+        )
+        Room.objects.create(session=open_session, last_seq=80, waiting_room=False)
+
+    await sync_to_async(seed)()
+    patient, state = await join(cast.patient, open_session)
+    # room.state keeps the newest messages that fit, in order, ending at the last.
+    recent = [m["seq"] for m in state["messages"]]
+    assert 20 < len(recent) < 50 and recent == list(range(81 - len(recent), 81))
+    seqs: list[int] = []
+    while True:
+        await patient.send({"type": "chat.history", "after_seq": seqs[-1] if seqs else 0})
+        frame = await patient.receive_type("chat.history")
+        assert len(json.dumps(frame, ensure_ascii=False).encode()) <= 256 * 1024 + 1024
+        seqs += [m["seq"] for m in frame["messages"]]
+        if not frame["has_more"]:
+            break
+    assert seqs == list(range(1, 81))
+    await patient.close()

@@ -23,6 +23,7 @@ def test_every_room_close_code_is_one_daphne_can_send():
         services.CLOSE_LOCKED,
         consumers.CLOSE_POLICY,
         consumers.CLOSE_TRY_LATER,
+        consumers.CLOSE_TOO_SLOW,
         watchdog.CLOSE_LAYER_RESET,
     }
     assert all(code == 1000 or 3000 <= code <= 4999 for code in codes), codes

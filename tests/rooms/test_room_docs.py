@@ -48,6 +48,7 @@ def test_every_close_code_is_documented():
         services.CLOSE_LOCKED,
         consumers.CLOSE_POLICY,
         consumers.CLOSE_TRY_LATER,
+        consumers.CLOSE_TOO_SLOW,
         watchdog.CLOSE_LAYER_RESET,
     ):
         assert f"`{code}`" in table
