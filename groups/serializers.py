@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import models
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from groups.models import (
@@ -18,7 +20,26 @@ from vioip.accounts.models import User
 COHORT_API_FIELDS = list(COHORT_FIELDS)
 
 
-class CohortInputSerializer(serializers.ModelSerializer):
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$",
+        "example": "18:00:00",
+    }
+)
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time in the cohort's own time zone. OpenAPI's ``time`` format is RFC
+    3339's full-time, which carries a UTC offset; this never does."""
+
+
+class _CohortFieldsMixin:
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.TimeField: LocalTimeField,
+    }
+
+
+class CohortInputSerializer(_CohortFieldsMixin, serializers.ModelSerializer):
     # Shape only (a list of integers); the range and uniqueness rules live in the service.
     meeting_days = serializers.ListField(child=serializers.IntegerField(), allow_empty=True)
     timezone = serializers.CharField(max_length=64)
@@ -32,7 +53,7 @@ class CohortInputSerializer(serializers.ModelSerializer):
         }
 
 
-class CohortSerializer(serializers.ModelSerializer):
+class CohortSerializer(_CohortFieldsMixin, serializers.ModelSerializer):
     active_enrollments = serializers.IntegerField(read_only=True, required=False)
 
     class Meta:

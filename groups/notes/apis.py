@@ -357,13 +357,14 @@ def _detail_response(
 
 
 class NoteListCreateApi(_NoteApi):
+    # Named here (not only used) so the schema documents the page envelope of the list.
+    pagination_class = PageNumberPagination
+
     @extend_schema(
         parameters=[
             NoteListQuerySerializer,
             OpenApiParameter("from", str, description="Earliest date (YYYY-MM-DD)."),
             OpenApiParameter("to", str, description="Latest date (YYYY-MM-DD)."),
-            OpenApiParameter("page", int),
-            OpenApiParameter("page_size", int),
         ],
         responses={200: NoteOutputSerializer(many=True)},
     )
@@ -385,7 +386,7 @@ class NoteListCreateApi(_NoteApi):
             .only("pk", "occurred_at")
             .order_by("-occurred_at", "-id")
         )
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self) or []
         views = selectors.note_views_for(
             user=request.user, notes=list(page), request=request._request
@@ -396,7 +397,8 @@ class NoteListCreateApi(_NoteApi):
     @extend_schema(request=NoteCreateInput, responses={201: NoteOutputSerializer})
     def post(self, request: Request) -> Response:
         kind = request.data.get("kind") if isinstance(request.data, dict) else None
-        serializer_class = CREATE_SERIALIZERS.get(kind or "")
+        # Any JSON value may arrive here, lists and objects included (they are unhashable).
+        serializer_class = CREATE_SERIALIZERS.get(kind) if isinstance(kind, str) else None
         if serializer_class is None:
             raise ValidationError({"kind": [f"Choose one of: {', '.join(NoteKind.values)}."]})
         data = serializer_class(data=request.data)
@@ -498,13 +500,13 @@ class OverdueNotesApi(_NoteApi):
     """Drafts past the signing deadline, for the clinicians of their cohorts."""
 
     permission_classes = [IsClinician]
+    pagination_class = PageNumberPagination
 
     @extend_schema(
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
         responses={200: OverdueNoteSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(
             selectors.overdue_notes_for(user=request.user), request, view=self
         )
@@ -563,13 +565,13 @@ class MyRecordNotesApi(_NoteApi):
     their own entries of group notes; never psychotherapy notes."""
 
     permission_classes = [IsPatient]
+    pagination_class = PageNumberPagination
 
     @extend_schema(
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
         responses={200: PatientRecordNoteSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(
             selectors.patient_record_notes(user=request.user), request, view=self
         )

@@ -16,3 +16,23 @@ def test_schema_is_served_without_a_token(api):
     response = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
     assert "/api/auth/login/" in response.json()["paths"]
+
+
+def _schema(api):
+    return api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+
+@pytest.mark.parametrize("path", ["/api/notes/", "/api/notes/overdue/", "/api/me/records/notes/"])
+def test_note_lists_document_their_page_envelope(api, path):
+    ok = _schema(api)["paths"][path]["get"]["responses"]["200"]
+    ref = ok["content"]["application/json"]["schema"]["$ref"]
+    assert ref.rsplit("/", 1)[-1].startswith("Paginated")
+
+
+def test_cohort_start_time_is_documented_as_a_local_time_without_offset(api):
+    # OpenAPI's "time" format is RFC 3339 full-time, which demands a UTC offset.
+    schemas = _schema(api)["components"]["schemas"]
+    for name in ("Cohort", "CohortInputRequest"):
+        start_time = schemas[name]["properties"]["start_time"]
+        assert "format" not in start_time
+        assert start_time["pattern"]

@@ -280,3 +280,16 @@ def test_anonymous_caller_cannot_write_notes(cast: Any, client_for: Any) -> None
     response = client_for(None).post("/api/notes/", progress_note_body(cast.patient), format="json")
 
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize("kind", [["progress"], {"kind": "progress"}, 7, None])
+def test_a_kind_that_is_not_a_string_is_a_field_error(
+    cast: Any, client_for: Any, kind: Any
+) -> None:
+    body = progress_note_body(cast.patient, kind=kind)
+    response = client_for(cast.clinician).post("/api/notes/", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert "kind" in response.json()["fields"]
+    assert not Note.objects.exists()
