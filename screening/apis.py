@@ -35,6 +35,7 @@ from screening.models import (
 )
 from screening.part2 import notice_block
 from vioip.accounts.models import Role
+from vioip.core.metadata import Metadata
 from vioip.core.permissions import IsClinician, IsPatient, IsStaff, has_role
 
 # --- Input serializers --------------------------------------------------------------------
@@ -285,6 +286,9 @@ def draw_payload(draw: Draw) -> dict[str, Any]:
 
 class _Base(GenericAPIView):
     """Lists paginate with the project's paginator; each row read is audited."""
+
+    # The stubs type this as an instance, but DRF instantiates the class it is given.
+    metadata_class = Metadata  # type: ignore[assignment]
 
     def paged(self, request: Request, items: Any, render: Any) -> Response:
         page = self.paginate_queryset(items)

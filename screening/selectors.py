@@ -37,7 +37,7 @@ from screening.models import (
     ValidityCheck,
 )
 from screening.outcomes import ResultLine, overall_outcome, validity_flags
-from vioip.accounts.models import Role
+from vioip.accounts.models import Role, User
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
 
@@ -58,13 +58,21 @@ def clinician_patient_ids(*, user: Any) -> QuerySet[Any]:
 def audit_denied(
     *, user: Any, object_type: str, object_id: Any, patient: Any, request: HttpRequest | None
 ) -> None:
+    """A refusal. ``patient`` may be an id the caller typed: the event names it only if such
+    a patient exists (an event's patient is a foreign key, checked when the write commits)."""
+    patient_id = getattr(patient, "pk", patient)
+    if (
+        patient_id is not None
+        and not User.objects.filter(pk=patient_id, role=Role.PATIENT).exists()
+    ):
+        patient_id = None
     audit.record(
         action=Action.DENIED,
         actor=user,
         outcome=Outcome.DENIED,
         object_type=object_type,
         object_id=object_id,
-        patient=patient,
+        patient=patient_id,
         request=request,
     )
 

@@ -386,3 +386,34 @@ def test_roles_without_clinical_access_cannot_read_consents(
     assert client.get(f"/api/screening/consents/{consent['id']}/").status_code == 404
     assert client.get(f"/api/screening/consents/{consent['id']}/fhir/").status_code == 404
     assert events(action="denied", object_type="consent")[-1].patient_id == cast.patient.pk
+
+
+@pytest.mark.parametrize("path", ["disclosures", "consents", "tests"])
+def test_refusal_naming_a_patient_that_does_not_exist_is_audited_without_one(
+    cast: Any, client_for: Any, path: str
+) -> None:
+    # The audit event's patient is a foreign key: naming an id nobody has would fail
+    # the refusal's write when it commits, and the refusal would go unrecorded.
+    response = client_for(cast.admin).get(f"/api/screening/{path}/?patient=987654")
+
+    assert response.status_code == 403
+    denial = events(action="denied")[-1]
+    assert denial.actor_id == cast.admin.pk
+    assert denial.patient_id is None
+
+
+def test_refusal_naming_a_real_patient_is_audited_with_them(cast: Any, client_for: Any) -> None:
+    response = client_for(cast.admin).get(f"/api/screening/tests/?patient={cast.patient.pk}")
+
+    assert response.status_code == 403
+    assert events(action="denied")[-1].patient_id == cast.patient.pk
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/screening/tests/", "/api/screening/consents/", "/api/screening/draws/"]
+)
+def test_options_describes_a_screening_endpoint(cast: Any, client_for: Any, path: str) -> None:
+    response = client_for(cast.clinician).options(path)
+
+    assert response.status_code == 200
+    assert response.json()["name"]
