@@ -14,6 +14,7 @@ from django import forms
 from django.utils.dateparse import parse_date, parse_datetime
 
 from sessions_app.models import Session, SessionKind, SessionStatus
+from vioip.core.filters import utc_moment
 
 
 class DateOrDateTimeField(forms.Field):
@@ -28,7 +29,7 @@ class DateOrDateTimeField(forms.Field):
         except ValueError:
             pass
         if moment is not None:
-            return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+            return utc_moment(moment) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
         if day is not None:
             return day
         raise forms.ValidationError("Give a date (YYYY-MM-DD) or an ISO 8601 date-time.")
@@ -57,6 +58,8 @@ class StartsUntilFilter(django_filters.Filter):
             return qs
         if isinstance(value, dt.datetime):
             return qs.filter(starts_at__lte=value)
+        if value == dt.date.max:
+            return qs  # the whole last day there is: no bound
         return qs.filter(starts_at__lt=_day_start(value + dt.timedelta(days=1)))
 
 

@@ -143,3 +143,18 @@ def test_unknown_action_is_refused():
     with pytest.raises(ValueError, match="Unknown audit action"):
         audit.record(action="made-up")
     assert not AuditEvent.objects.exists()
+
+
+def test_audit_filter_with_an_offset_postgresql_does_not_take_is_answered(client_for):
+    # Python reads UTC offsets up to ±23:59; PostgreSQL refuses any beyond ±15:59.
+    client = client_for(UserFactory(role="auditor"))
+    response = client.get("/api/audit/?until=1204-05-29T11:56:08%2B19:11")
+    assert response.status_code == 200
+    assert response.json()["count"] == 0
+
+
+def test_audit_filter_moment_that_does_not_exist_in_utc_is_a_field_error(client_for):
+    client = client_for(UserFactory(role="auditor"))
+    response = client.get("/api/audit/?since=9999-12-31T23:00:00-05:00")
+    assert response.status_code == 400
+    assert "since" in response.json()["fields"]

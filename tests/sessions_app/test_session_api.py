@@ -234,3 +234,17 @@ def test_fixed_session_fields_cannot_be_patched(cast, client_for, change):
         "group_therapy",
         "scheduled",
     )
+
+
+@pytest.mark.parametrize(
+    "query", ["to=9999-12-31", "from=1204-05-29T11:56:08%2B19:11", "to=0001-01-01T00:00:00Z"]
+)
+def test_session_filters_at_the_edges_of_the_calendar_are_answered(cast, client_for, query):
+    response = client_for(cast.admin).get(f"/api/sessions/?{query}")
+    assert response.status_code == 200, response.json()
+
+
+def test_a_session_filter_moment_that_does_not_exist_in_utc_is_a_400(cast, client_for):
+    response = client_for(cast.admin).get("/api/sessions/?to=9999-12-31T23:00:00-05:00")
+    assert response.status_code == 400
+    assert "to" in response.json()["fields"]
