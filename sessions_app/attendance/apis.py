@@ -58,14 +58,22 @@ def _week(request: Request, cohort: Cohort) -> dt.date:
         raise ValidationError({"week": ["An ISO week like 2026-W48."]}) from None
 
 
+FIRST_DAY = dt.date.min + dt.timedelta(days=1)
+LAST_DAY = dt.date.max - dt.timedelta(days=1)
+
+
 def _date(request: Request, name: str, default: dt.date) -> dt.date:
     raw = request.query_params.get(name)
     if not raw:
         return default
     try:
-        return dt.date.fromisoformat(raw)
+        day = dt.date.fromisoformat(raw)
     except ValueError:
         raise ValidationError({name: ["A date like 2026-11-23."]}) from None
+    # A day off the calendar's ends: its neighbour or its local midnight in UTC may not exist.
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValidationError({name: [f"A date from {FIRST_DAY} to {LAST_DAY}."]})
+    return day
 
 
 # --- Cohort reports ------------------------------------------------------------------------

@@ -183,3 +183,22 @@ def test_reports_stay_bounded_for_fifteen_patients_over_twelve_weeks(
         for p in week.json()["patients"]
         if p["patient"]["id"] != cast.patient.pk
     )
+
+
+@pytest.mark.parametrize(
+    ("days", "field"),
+    [({"from": "9999-12-30", "to": "9999-12-31"}, "to"), ({"from": "0001-01-01"}, "from")],
+)
+def test_billing_days_off_the_ends_of_the_calendar_are_a_field_error(cast, client_for, days, field):
+    url = f"/api/cohorts/{cast.cohort.pk}/billing-days/"
+    response = client_for(cast.clinician).get(url, days)
+
+    assert response.status_code == 400
+    assert field in response.json()["fields"]
+
+
+def test_billing_days_on_the_last_day_allowed_are_answered(cast, client_for):
+    url = f"/api/cohorts/{cast.cohort.pk}/billing-days/"
+    response = client_for(cast.clinician).get(url, {"from": "9999-12-29", "to": "9999-12-30"})
+
+    assert response.status_code == 200, response.json()
