@@ -186,6 +186,8 @@ def run_generator(opts: Options, config: dict[str, Any], work: Path, name: str) 
     command = [sys.executable, "-m", "bench.loadgen", "--config", str(config_path)]
     command += ["--out", str(out_path)]
     budget = 120 + len(config["rates"]) * (config["step_seconds"] + config["drain_seconds"] + 5)
+    # Connecting and the reconnect storm, at no less than five sockets a second each.
+    budget += 2 * len(config["rooms"]) * config["participants"] / 5
     subprocess.run(
         pinned(command, opts.generator_core, opts.pin), cwd=ROOT, check=True, timeout=budget
     )
