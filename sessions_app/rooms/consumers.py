@@ -436,7 +436,6 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         return (notify.ALL,)
 
     async def room_frame(self, event: dict[str, Any]) -> None:
-        watchdog.delivered()
         if not self.entered or self.too_slow:
             return
         texts = event["texts"]

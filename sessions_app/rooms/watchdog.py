@@ -26,19 +26,12 @@ logger = logging.getLogger("vioip.rooms")
 # Like 1012 "Service Restart" (daphne sends only 1000 and 3000-4999): reconnect with a new
 # ticket, then chat.history.
 CLOSE_LAYER_RESET = 4012
-# A probe that has not come back within this long is late. A late probe means a deaf
-# layer only if no room frame reached this process meanwhile either: under load a probe
-# queues behind the room's own traffic, and taking that for deafness closed every socket
-# of a busy process. A Redis error resets at once.
+# A probe that has not come back within this long is late, and a late probe means a deaf
+# layer, unless this process's event loop is itself lagging: under load a probe queues
+# behind the room's own traffic, and taking that for deafness closed every socket of a
+# busy process. A Redis error resets at once.
 PROBE_TIMEOUT_SECONDS = 1.0
-# When a room frame last reached a socket of this process (time.monotonic()).
-last_delivery = 0.0
-
-
-def delivered() -> None:
-    """A room frame reached a socket here: the layer's subscriptions work."""
-    global last_delivery
-    last_delivery = time.monotonic()
+BUSY_LOOP_LAG_SECONDS = 0.1
 
 
 class RoomSocket(Protocol):
@@ -72,9 +65,15 @@ def unwatch(socket: RoomSocket) -> None:
     _sockets.discard(socket)
 
 
-async def _probe(layer: Any, channel: str) -> bool:
+async def _loop_lag() -> float:
+    """How long one pass of the event loop takes now (long when it is overloaded)."""
+    started = time.monotonic()
+    await asyncio.sleep(0)
+    return time.monotonic() - started
+
+
+async def _probe(layer: Any, channel: str, lag: float) -> bool:
     token = secrets.token_hex(8)
-    sent_at = time.monotonic()
     try:
         async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
             await layer.send(channel, {"type": "probe", "token": token})
@@ -83,7 +82,8 @@ async def _probe(layer: Any, channel: str) -> bool:
                 if message.get("token") == token:
                     return True
     except TimeoutError:
-        return last_delivery >= sent_at  # late, but the room's traffic still arrives
+        # Late: deaf, unless the loop itself is behind.
+        return max(lag, await _loop_lag()) > BUSY_LOOP_LAG_SECONDS
     except Exception:  # Redis errors
         return False
 
@@ -92,14 +92,16 @@ async def _run(layer: Any) -> None:
     interval = float(settings.ROOM_LAYER_PROBE_SECONDS)
     channel: str | None = None
     while True:
+        started = time.monotonic()
         await asyncio.sleep(interval)
+        lag = time.monotonic() - started - interval
         if not _sockets:
             continue
         try:
             if channel is None:
                 async with asyncio.timeout(PROBE_TIMEOUT_SECONDS * 5):
                     channel = str(await layer.new_channel("probe."))
-            delivered = await _probe(layer, channel)
+            delivered = await _probe(layer, channel, lag)
         except Exception:  # Redis unreachable: subscriptions cannot be trusted either
             delivered = False
         if delivered:
