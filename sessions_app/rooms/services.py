@@ -455,14 +455,11 @@ def chat_send(*, session_id: int, user: User, client_id: uuid.UUID, text: str) -
             if sent is not None:
                 return sent
         return _chat_store(session_id=session_id, user=user, client_id=client_id, text=text)
-    except RoomError as refused:
-        if refused.code not in _RESEND_WINS:
+    except (RoomError, IntegrityError) as exc:
+        # A resend (the client_id is taken) gets the stored original, as does one refused
+        # for a reason that arose after the original was kept.
+        if isinstance(exc, RoomError) and exc.code not in _RESEND_WINS:
             raise
-        stored = _chat_stored(session_id=session_id, user=user, client_id=client_id)
-        if stored is None:
-            raise
-        return stored
-    except IntegrityError:
         stored = _chat_stored(session_id=session_id, user=user, client_id=client_id)
         if stored is None:
             raise

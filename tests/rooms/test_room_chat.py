@@ -10,7 +10,7 @@ import time_machine
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from sessions_app.rooms.models import ChatMessage
+from sessions_app.rooms.models import ChatMessage, Room
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,6 +24,23 @@ def open_session(live_session: Any) -> Any:
 
 def chat(text: str, client_id: str | None = None) -> dict[str, Any]:
     return {"type": "chat.send", "client_id": client_id or str(uuid.uuid4()), "text": text}
+
+
+def _seed(session: Any, sender: Any, texts: list[str]) -> None:
+    """A room whose chat already holds ``texts`` as seq 1, 2, ..."""
+    now = timezone.now()
+    ChatMessage.objects.bulk_create(
+        ChatMessage(
+            session=session,
+            seq=n,
+            sender=sender,
+            client_id=uuid.uuid4(),
+            text=text,
+            sent_at=now,
+        )
+        for n, text in enumerate(texts, start=1)
+    )
+    Room.objects.create(session=session, last_seq=len(texts), waiting_room=False)
 
 
 def _stored() -> list[tuple[int, str]]:
@@ -115,24 +132,7 @@ async def test_history_after_seq_returns_every_missed_message_in_order(
 async def test_room_state_carries_only_the_last_fifty_messages(
     join: Any, cast: Any, open_session: Any
 ):
-    def seed() -> None:
-        from sessions_app.rooms.models import Room
-
-        now = timezone.now()
-        ChatMessage.objects.bulk_create(
-            ChatMessage(
-                session=open_session,
-                seq=n,
-                sender=cast.facilitator,
-                client_id=uuid.uuid4(),
-                text=f"m{n}",
-                sent_at=now,
-            )
-            for n in range(1, 61)
-        )
-        Room.objects.create(session=open_session, last_seq=60, waiting_room=False)
-
-    await sync_to_async(seed)()
+    await sync_to_async(_seed)(open_session, cast.facilitator, [f"m{n}" for n in range(1, 61)])
     patient, state = await join(cast.patient, open_session)
     assert [m["seq"] for m in state["messages"]] == list(range(11, 61))
     assert state["last_seq"] == 60
@@ -199,24 +199,7 @@ async def test_long_messages_come_in_frames_of_at_most_256_kib(
 ):
     long_text = "\N{GRINNING FACE}" * 2000  # 8 KB in UTF-8
 
-    def seed() -> None:
-        from sessions_app.rooms.models import Room
-
-        now = timezone.now()
-        ChatMessage.objects.bulk_create(
-            ChatMessage(
-                session=open_session,
-                seq=n,
-                sender=cast.facilitator,
-                client_id=uuid.uuid4(),
-                text=long_text,
-                sent_at=now,
-            )
-            for n in range(1, 81)
-        )
-        Room.objects.create(session=open_session, last_seq=80, waiting_room=False)
-
-    await sync_to_async(seed)()
+    await sync_to_async(_seed)(open_session, cast.facilitator, [long_text] * 80)
     patient, state = await join(cast.patient, open_session)
     # room.state keeps the newest messages that fit, in order, ending at the last.
     recent = [m["seq"] for m in state["messages"]]
