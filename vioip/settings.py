@@ -275,6 +275,9 @@ ROOM_DB_THREADS = env_int(
 )
 # A socket whose client stops reading is closed (4408) once this much waits to be sent.
 ROOM_SEND_BUFFER_KIB = env_int("VIOIP_ROOM_SEND_BUFFER_KIB", 1024, minimum=16)
+# How often at most a process walks all its long-lived objects once, to reclaim reference
+# cycles left by closed sockets (see sessions_app/rooms/collector.py).
+ROOM_GC_RECLAIM_SECONDS = env_int("VIOIP_ROOM_GC_RECLAIM_SECONDS", 3600, minimum=1)
 ROOM_CHAT_RATE_MESSAGES = env_int("VIOIP_ROOM_CHAT_RATE_MESSAGES", 5, minimum=1)
 ROOM_CHAT_RATE_SECONDS = env_int("VIOIP_ROOM_CHAT_RATE_SECONDS", 5, minimum=1)
 ATTENDANCE_LATE_MINUTES = env_int("VIOIP_ATTENDANCE_LATE_MINUTES", 10, minimum=0)

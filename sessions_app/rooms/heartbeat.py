@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
-from sessions_app.rooms import notify, services
+from sessions_app.rooms import collector, notify, services
 
 logger = logging.getLogger("vioip.rooms")
 
@@ -48,6 +48,7 @@ class _Beater:
             slices = max(1, int(interval))
             await asyncio.sleep(interval / slices)
             self.tick += 1
+            collector.tick()
             due = [s for s in self.sockets.values() if s.session_id % slices == self.tick % slices]
             if due:
                 await self._beat(due)
@@ -85,6 +86,7 @@ def join(socket: BeatingSocket) -> None:
         beater = _beaters[id(loop)] = _Beater(loop)
     beater.sockets[socket.channel_name] = socket
     beater.ensure_running()
+    collector.socket_joined()
 
 
 def leave(socket: BeatingSocket) -> None:
@@ -94,7 +96,8 @@ def leave(socket: BeatingSocket) -> None:
         return
     beater = _beaters.get(id(loop))
     if beater is not None and beater.loop is loop:
-        beater.sockets.pop(socket.channel_name, None)
+        if beater.sockets.pop(socket.channel_name, None) is not None:
+            collector.socket_closed()
         if not beater.sockets and beater.task is not None and not beater.task.done():
             beater.task.cancel()
             beater.task = None
