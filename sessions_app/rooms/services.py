@@ -91,23 +91,19 @@ def ticket_issue(*, user: User, session: Session) -> IssuedTicket:
     return IssuedTicket(raw=raw, expires_in=settings.ROOM_TICKET_SECONDS)
 
 
-@transaction.atomic
 def ticket_redeem(*, raw: str, session_id: int) -> User | None:
     """The ticket's user, once: a used, expired, unknown or other-session ticket is None.
-    Presenting a ticket spends it whatever the outcome."""
+    Presenting a ticket spends it whatever the outcome.
+
+    Two statements and no transaction: the conditional UPDATE spends the ticket
+    atomically, so of two sockets presenting it only one gets a row."""
     if not raw or len(raw) > 256:
         return None
-    ticket = (
-        RoomTicket.objects.select_for_update()
-        .select_related("user")
-        .filter(digest=digest(raw))
-        .first()
-    )
-    if ticket is None or ticket.used_at is not None:
-        return None
     now = timezone.now()
-    ticket.used_at = now
-    ticket.save(update_fields=["used_at"])
+    key = digest(raw)
+    if not RoomTicket.objects.filter(digest=key, used_at__isnull=True).update(used_at=now):
+        return None
+    ticket = RoomTicket.objects.select_related("user").get(digest=key)
     if ticket.expires_at <= now or ticket.session_id != session_id:
         return None
     if not ticket.user.is_active:
