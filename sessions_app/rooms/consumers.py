@@ -221,13 +221,17 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         except Exception as exc:
             # The layer may be down or just reset; leaving the room must still be recorded.
             logger.warning("room group discard failed error=%s", type(exc).__name__)
-        sweep_due = await notify.room_db(services.room_disconnect)(
+        released = await notify.presence_call(services.socket_release)(
             session_id=self.session_id,
             user_id=self.user.pk,
             conn=self.channel_name,
             final=self.closed_by_room,
         )
-        if sweep_due:
+        if released.leave_at is not None:
+            await notify.room_db(services.room_leave)(
+                session_id=self.session_id, user_id=self.user.pk, left_at=released.leave_at
+            )
+        elif released.sweep_due:
             _sweep_later(self.session_id, settings.ROOM_GRACE_SECONDS + 0.5)
 
     async def heartbeat_result(self, beat: services.Heartbeat) -> None:

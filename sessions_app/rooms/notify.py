@@ -76,6 +76,18 @@ def _room_executor() -> ThreadPoolExecutor | None:
     return _pool
 
 
+_presence_pool: ThreadPoolExecutor | None = None
+
+
+def presence_call(fn: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """``fn`` (presence only: Redis or memory, never the database) on a thread of its
+    own, so it does not queue behind the room database calls."""
+    global _presence_pool
+    if _presence_pool is None:
+        _presence_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="room-presence")
+    return SyncToAsync(fn, thread_sensitive=False, executor=_presence_pool)
+
+
 class RoomDatabaseSyncToAsync(DatabaseSyncToAsync):
     """``database_sync_to_async`` without a health check (``SELECT 1``) before every call.
 

@@ -279,21 +279,32 @@ def room_leave(*, session_id: int, user_id: int, left_at: dt.datetime) -> bool:
     return True
 
 
-def room_disconnect(*, session_id: int, user_id: int, conn: str, final: bool = False) -> bool:
-    """A socket closed. The person stays present through the grace window if it was their
-    last socket, so a quick reconnect is not a leave. ``final``: the room closed it
-    (removal, end) and has already taken them out. Returns whether a sweep is due."""
+@dataclass(frozen=True)
+class Released:
+    """What a closed socket means for its person: ``leave_at`` set, they leave now (no
+    grace window); ``sweep_due``, the grace window runs and a sweep should follow it."""
+
+    leave_at: dt.datetime | None = None
+    sweep_due: bool = False
+
+
+def socket_release(*, session_id: int, user_id: int, conn: str, final: bool = False) -> Released:
+    """A socket closed: presence only, no database. The person stays present through the
+    grace window if it was their last socket, so a quick reconnect is not a leave.
+    ``final``: the room closed it (removal, end) and has already taken them out.
+
+    Consumers run this off the room database threads: in a reconnect storm a close must not
+    wait behind every entry queued there (daphne gives a closing socket ten seconds)."""
     store = presence.store()
     store.remove(session_id, presence.member_name(user_id, conn))
     now = presence.now()
     if final or user_id in presence.live_user_ids(session_id, now):
-        return False
+        return Released()
     grace = settings.ROOM_GRACE_SECONDS
     if grace <= 0:
-        room_leave(session_id=session_id, user_id=user_id, left_at=_at(now))
-        return False
+        return Released(leave_at=_at(now))
     store.touch(session_id, presence.member_name(user_id, presence.grace_conn(now)), now + grace)
-    return True
+    return Released(sweep_due=True)
 
 
 def room_sweep(*, session_id: int) -> list[int]:
