@@ -21,7 +21,7 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from sessions_app.rooms import heartbeat, notify, selectors, services, watchdog
+from sessions_app.rooms import fanout, heartbeat, notify, selectors, services, watchdog
 from sessions_app.rooms.models import ParticipantState
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
@@ -117,6 +117,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     # Closed by the room itself (removal, end): no grace, no second leave.
     closed_by_room: bool = False
     bad_frames: deque[float] | None = None
+    backlog: list[dict[str, Any]] | None = None
 
     @classmethod
     async def encode_json(cls, content: dict[str, Any]) -> str:
@@ -172,10 +173,10 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         self.is_staff = participant.is_staff
         self.state = participant.state
         self.entered = True
+        # Room frames that come while room.state is read wait here, then follow it.
+        self.backlog = []
         try:
-            await self.channel_layer.group_add(
-                notify.room_group(self.session_id), self.channel_name
-            )
+            await fanout.join(self)
             await self.channel_layer.group_add(
                 notify.user_group(self.session_id, user.pk), self.channel_name
             )
@@ -187,6 +188,9 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self.disconnect(CLOSE_TRY_LATER)
             return
         await self.send_room_state()
+        while self.backlog:
+            await self._send_room_frame(self.backlog.pop(0))
+        self.backlog = None
         heartbeat.join(self)
         watchdog.watch(self)
 
@@ -212,9 +216,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         watchdog.unwatch(self)
         heartbeat.leave(self)
         try:
-            await self.channel_layer.group_discard(
-                notify.room_group(self.session_id), self.channel_name
-            )
+            await fanout.leave(self)
             await self.channel_layer.group_discard(
                 notify.user_group(self.session_id, self.user.pk), self.channel_name
             )
@@ -442,7 +444,22 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             return (notify.PATIENTS, notify.ADMITTED, notify.ALL)
         return (notify.ALL,)
 
+    async def room_event(self, event: dict[str, Any]) -> None:
+        """An event of this socket's room, handed over by the process's ``fanout``."""
+        if event["type"] == "room.frame":
+            await self.room_frame(event)
+        elif event["type"] == "room.control":
+            await self.room_control(event)
+
     async def room_frame(self, event: dict[str, Any]) -> None:
+        if not self.entered or self.too_slow:
+            return
+        if self.backlog is not None:
+            self.backlog.append(event)
+            return
+        await self._send_room_frame(event)
+
+    async def _send_room_frame(self, event: dict[str, Any]) -> None:
         if not self.entered or self.too_slow:
             return
         texts = event["texts"]

@@ -176,6 +176,7 @@ def notify_frames(*, session_id: int, frames: dict[str, dict[str, Any]]) -> None
         return
     event = {
         "type": "room.frame",
+        "session_id": session_id,
         "texts": {audience: encode(frame) for audience, frame in frames.items()},
     }
     transaction.on_commit(lambda: _group_send(room_group(session_id), event))
@@ -186,7 +187,7 @@ def notify_control(
 ) -> None:
     """Tell sockets to re-read their state (``refresh``) or to close (``close``)."""
     group = room_group(session_id) if user_id is None else user_group(session_id, user_id)
-    event = {"type": "room.control", "action": action, "code": code}
+    event = {"type": "room.control", "session_id": session_id, "action": action, "code": code}
     transaction.on_commit(lambda: _group_send(group, event))
 
 

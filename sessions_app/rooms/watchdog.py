@@ -21,6 +21,8 @@ from typing import Any, Protocol
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from sessions_app.rooms import fanout
+
 logger = logging.getLogger("vioip.rooms")
 
 # Like 1012 "Service Restart" (daphne sends only 1000 and 3000-4999): reconnect with a new
@@ -114,6 +116,7 @@ async def _run(layer: Any) -> None:
             await layer.flush()
         except Exception:
             logger.warning("room layer reset failed; will retry")
+        fanout.reset()
         for socket in list(_sockets):
             try:
                 await socket.close_for_layer_reset()

@@ -1,0 +1,126 @@
+"""One channel-layer subscription per room per process, not one per socket.
+
+Each process listens on one channel of its own, subscribed to the group of every room
+that has a socket here, and hands each room event straight to that room's local sockets.
+Before, every socket was in its room's group: an event of a room of twenty woke twenty
+consumer tasks, each through its own queue, and left each of them a fresh set of waiting
+objects (task, future, coroutine) that lived until the next event, so the cyclic
+collector's young generation held tens of thousands of them and its passes took tens of
+milliseconds (bench/NOTES.md). Per-person events (``notify.user_group``) still go to the
+socket's own channel.
+
+Order is kept: a room's events reach this process in one channel, in order, and are handed
+to each socket in that order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Protocol
+
+from channels.layers import get_channel_layer
+
+from sessions_app.rooms import notify
+
+logger = logging.getLogger("vioip.rooms")
+
+
+class RoomSocket(Protocol):
+    session_id: int
+    channel_name: str
+
+    async def room_event(self, event: dict[str, Any]) -> None: ...
+
+
+class _Hub:
+    """The room subscriptions of one event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, layer: Any) -> None:
+        self.loop = loop
+        self.layer = layer
+        self.channel: str | None = None
+        self.rooms: dict[int, dict[str, RoomSocket]] = {}
+        self.task: asyncio.Task[None] | None = None
+        # Subscribing and unsubscribing a room take turns, so a room emptied and entered
+        # again at the same moment is never left unsubscribed.
+        self.lock = asyncio.Lock()
+
+    async def join(self, socket: RoomSocket) -> None:
+        async with self.lock:
+            if self.channel is None:
+                self.channel = str(await self.layer.new_channel("rooms."))
+            sockets = self.rooms.get(socket.session_id)
+            if sockets is None:
+                await self.layer.group_add(notify.room_group(socket.session_id), self.channel)
+                sockets = self.rooms[socket.session_id] = {}
+            sockets[socket.channel_name] = socket
+            if self.task is None or self.task.done():
+                self.task = self.loop.create_task(self._run(self.channel))
+
+    async def leave(self, socket: RoomSocket) -> None:
+        sockets = self.rooms.get(socket.session_id)
+        if sockets is None or sockets.pop(socket.channel_name, None) is None or sockets:
+            return
+        async with self.lock:
+            if self.rooms.get(socket.session_id) is not sockets or sockets:
+                return  # entered again meanwhile
+            del self.rooms[socket.session_id]
+            if self.channel is not None:
+                await self.layer.group_discard(notify.room_group(socket.session_id), self.channel)
+
+    def reset(self) -> None:
+        """The layer dropped every subscription of this process (see ``watchdog``)."""
+        if self.task is not None:
+            self.task.cancel()
+        self.task = None
+        self.channel = None
+        self.rooms = {}
+
+    async def _run(self, channel: str) -> None:
+        while True:
+            try:
+                event = await self.layer.receive(channel)
+            except Exception as exc:
+                # Redis away: the watchdog resets the layer if it stays deaf.
+                logger.warning("room events unreadable error=%s", type(exc).__name__)
+                await asyncio.sleep(0.5)
+                continue
+            sockets = self.rooms.get(event.get("session_id", -1))
+            if not sockets:
+                continue
+            for socket in list(sockets.values()):
+                try:
+                    await socket.room_event(event)
+                except Exception as exc:
+                    # One socket's failure must not cost the room its other sockets.
+                    logger.warning("room event delivery failed error=%s", type(exc).__name__)
+
+
+# One hub per event loop, by the loop's id.
+_hubs: dict[int, _Hub] = {}
+
+
+def _hub() -> _Hub:
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(id(loop))
+    # An id can be reused by a later loop once a test's loop is closed.
+    if hub is None or hub.loop is not loop:
+        hub = _hubs[id(loop)] = _Hub(loop, get_channel_layer())
+    return hub
+
+
+async def join(socket: RoomSocket) -> None:
+    """From now on, hand ``socket`` its room's events (raises if the layer cannot
+    subscribe)."""
+    await _hub().join(socket)
+
+
+async def leave(socket: RoomSocket) -> None:
+    await _hub().leave(socket)
+
+
+def reset() -> None:
+    hub = _hubs.get(id(asyncio.get_running_loop()))
+    if hub is not None:
+        hub.reset()
