@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
@@ -78,6 +79,7 @@ class _Hub:
         self.rooms = {}
 
     async def _run(self, channel: str) -> None:
+        global _heard_at
         while True:
             try:
                 event = await self.layer.receive(channel)
@@ -86,6 +88,7 @@ class _Hub:
                 logger.warning("room events unreadable error=%s", type(exc).__name__)
                 await asyncio.sleep(0.5)
                 continue
+            _heard_at = time.monotonic()
             sockets = self.rooms.get(event.get("session_id", -1))
             if not sockets:
                 continue
@@ -99,6 +102,14 @@ class _Hub:
 
 # One hub per event loop, by the loop's id.
 _hubs: dict[int, _Hub] = {}
+# When this process last received a room event from the layer.
+_heard_at = 0.0
+
+
+def heard_since(moment: float) -> bool:
+    """Whether a room event has reached this process since ``moment`` (monotonic): the
+    layer is delivering, however late the watchdog's own probe is."""
+    return _heard_at >= moment
 
 
 def _hub() -> _Hub:
