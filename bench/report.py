@@ -284,3 +284,12 @@ def write(results: dict[str, Any], out_dir: Path) -> None:
     if notes.exists():
         lines += ["## Profile and analysis", "", notes.read_text().strip(), ""]
     (out_dir / "RESULTS.md").write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    # python -m bench.report [DIR]: rewrite DIR's RESULTS.md and chart from its results.json,
+    # e.g. after editing NOTES.md, without measuring again.
+    import sys
+
+    folder = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent)
+    write(json.loads((folder / "results.json").read_text()), folder)
