@@ -14,11 +14,12 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from vioip.core.http_limit import ConcurrencyLimit  # noqa: E402
 from vioip.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": ConcurrencyLimit(django_asgi_app),
         # Rooms authenticate with a one-time ticket in the query string (see the rooms
         # app); long-lived tokens never travel in URLs.
         "websocket": AllowedHostsOriginValidator(

@@ -81,9 +81,12 @@ try:
     DATABASES = {
         "default": dj_database_url.parse(
             DATABASE_URL,
-            # Rooms call the database from one worker thread per process: reconnecting on
-            # every call cost ~24 ms a frame under load. Health checks drop dead ones.
-            conn_max_age=env_int("VIOIP_DB_CONN_MAX_AGE", 300, minimum=0),
+            # Off by default, as Django advises under ASGI: every HTTP request runs on a
+            # thread of its own, so a kept connection is never reused, only left open (a
+            # burst of requests held more than PostgreSQL's 100). The few room database
+            # threads keep theirs anyway (sessions_app/rooms/notify.py): reconnecting on
+            # every room call cost ~24 ms a frame under load.
+            conn_max_age=env_int("VIOIP_DB_CONN_MAX_AGE", 0, minimum=0),
             conn_health_checks=True,
         )
     }
@@ -265,6 +268,11 @@ LOGGING = {
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }
+
+# HTTP requests a process runs at once; more wait their turn. Each running request holds a
+# database connection, so processes times (this + ROOM_DB_THREADS) must stay below the
+# server's max_connections (see vioip/core/http_limit.py).
+HTTP_CONCURRENCY = env_int("VIOIP_HTTP_CONCURRENCY", 20, minimum=1)
 
 # --- Rooms -----------------------------------------------------------------------------------
 ROOM_TICKET_SECONDS = env_int("VIOIP_ROOM_TICKET_SECONDS", 30, minimum=5)

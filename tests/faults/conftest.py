@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from tests.faults.harness import Daphne, OwnRedis, server_env
+from tests.faults.harness import Daphne, OwnPostgres, OwnRedis, server_env
 
 
 def _configured() -> str | None:
@@ -132,3 +133,38 @@ def make_room(transactional_db: None) -> Callable[[int], LiveRoom]:
         return LiveRoom(session=session, patients=members, facilitator=facilitator)
 
     return make
+
+
+def own_postgres_with(test_database_url: str, *settings: str) -> Iterator[OwnPostgres]:
+    """A cluster of its own (server ``settings`` such as ``max_connections=20``), with the
+    suite's migrated schema copied into its database ``vioip``."""
+    if not OwnPostgres.available():
+        pytest.skip("initdb/pg_ctl not found")
+    cluster = OwnPostgres(settings=settings)
+    cluster.init()
+    cluster.start()
+    try:
+        subprocess.run(
+            ["psql", cluster.url(), "-qc", "CREATE DATABASE vioip"], check=True, timeout=30
+        )
+        dump = subprocess.run(
+            ["pg_dump", "--no-owner", "--no-privileges", test_database_url],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        subprocess.run(
+            ["psql", "-q", cluster.url("vioip")],
+            input=dump.stdout,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def own_postgres(test_database_url: str) -> Iterator[OwnPostgres]:
+    yield from own_postgres_with(test_database_url)

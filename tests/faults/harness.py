@@ -92,8 +92,10 @@ def _pg_bin(name: str) -> str | None:
 class OwnPostgres:
     """A throwaway PostgreSQL cluster (initdb in a temporary folder, trust auth, loopback)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, settings: tuple[str, ...] = ()) -> None:
         self.port = free_port()
+        # Server settings, e.g. "max_connections=20".
+        self.settings = settings
         self.dir = Path(tempfile.mkdtemp(prefix="vioip-faults-pg-"))
         self.data = self.dir / "data"
         self.as_user: list[str] = []
@@ -117,6 +119,7 @@ class OwnPostgres:
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options += "".join(f" -c {setting}" for setting in self.settings)
         self._run(
             str(_pg_bin("pg_ctl")),
             "-D",

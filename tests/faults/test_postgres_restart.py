@@ -7,42 +7,10 @@ import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from tests.faults.harness import ROOT, Daphne, OwnPostgres, OwnRedis, RoomClient, server_env
-
-
-@pytest.fixture
-def own_postgres(test_database_url: str) -> Iterator[OwnPostgres]:
-    """A cluster of its own, with the suite's migrated schema copied in."""
-    if not OwnPostgres.available():
-        pytest.skip("initdb/pg_ctl not found")
-    cluster = OwnPostgres()
-    cluster.init()
-    cluster.start()
-    try:
-        subprocess.run(
-            ["psql", cluster.url(), "-qc", "CREATE DATABASE vioip"], check=True, timeout=30
-        )
-        dump = subprocess.run(
-            ["pg_dump", "--no-owner", "--no-privileges", test_database_url],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-        subprocess.run(
-            ["psql", "-q", cluster.url("vioip")],
-            input=dump.stdout,
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-        yield cluster
-    finally:
-        cluster.close()
 
 
 def _plan(env: dict[str, str], out: Path) -> dict:

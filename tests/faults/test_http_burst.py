@@ -1,0 +1,69 @@
+"""A burst of API requests on one process is queued, not turned into 500s: under ASGI each
+running request holds a database connection of its own, and PostgreSQL refuses connections
+past its limit (vioip/core/http_limit.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.faults.conftest import own_postgres_with
+from tests.faults.harness import ROOT, Daphne, OwnPostgres, OwnRedis, server_env
+
+BURST = 60
+
+
+@pytest.fixture
+def small_postgres(test_database_url: str) -> Iterator[OwnPostgres]:
+    """A server that takes 20 connections (3 of them reserved for superusers)."""
+    yield from own_postgres_with(
+        test_database_url, "max_connections=20", "superuser_reserved_connections=0"
+    )
+
+
+def _token(env: dict[str, str], out: Path) -> str:
+    command = [sys.executable, "-m", "bench.vioip_setup", "--rooms", "1", "--participants", "1"]
+    command += ["--tickets", "1", "--out", str(out)]
+    subprocess.run(command, cwd=ROOT, env=env, check=True, timeout=60, capture_output=True)
+    return str(json.loads(out.read_text())["rest_token"])
+
+
+def _get(url: str, token: str) -> int:
+    # Always http://127.0.0.1: a server this test started.
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=60) as reply:  # noqa: S310
+            return int(reply.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+async def test_a_burst_of_requests_past_the_database_connection_limit_all_succeed(
+    small_postgres: OwnPostgres,
+    own_redis: OwnRedis,
+    start_daphne: Callable[..., Daphne],
+    tmp_path: Path,
+) -> None:
+    url = small_postgres.url("vioip")
+    token = await asyncio.to_thread(
+        _token, server_env(database_url=url, redis_url=own_redis.url), tmp_path / "plan.json"
+    )
+    server = start_daphne(database_url=url, redis_url=own_redis.url, VIOIP_HTTP_CONCURRENCY="8")
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=BURST) as clients:  # all at once
+        statuses = await asyncio.gather(
+            *(
+                loop.run_in_executor(clients, _get, f"{server.http}/api/me/sessions/", token)
+                for _ in range(BURST)
+            )
+        )
+    assert statuses == [200] * BURST
+    assert "too many clients" not in server.log_text()

@@ -1,0 +1,39 @@
+"""At most ``HTTP_CONCURRENCY`` HTTP requests of a process run at once; the others wait.
+
+Under ASGI, Django runs every request on a thread of its own, and each of those threads
+opens a database connection of its own: sixty requests at once on one daphne process held
+about ninety PostgreSQL connections, and PostgreSQL refused the rest ("too many clients",
+answered 500). A waiting request costs one coroutine on the event loop, so a burst becomes
+a short queue instead of errors, and a process holds at most this many connections for
+HTTP (plus its room threads). WebSockets are not limited here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from django.conf import settings
+
+
+class ConcurrencyLimit:
+    """ASGI middleware for the ``http`` protocol."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        # One semaphore per event loop (a semaphore belongs to the loop it first waits on).
+        self._semaphores: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Semaphore]] = {}
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        entry = self._semaphores.get(id(loop))
+        if entry is None or entry[0] is not loop:
+            entry = self._semaphores[id(loop)] = (
+                loop,
+                asyncio.Semaphore(settings.HTTP_CONCURRENCY),
+            )
+        return entry[1]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async with self._semaphore():
+            await self.app(scope, receive, send)
