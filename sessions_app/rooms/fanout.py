@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from channels.layers import get_channel_layer
 
 from sessions_app.rooms import notify
+from vioip.core.loops import PerLoop
 
 logger = logging.getLogger("vioip.rooms")
 
@@ -37,9 +38,9 @@ class RoomSocket(Protocol):
 class _Hub:
     """The room subscriptions of one event loop."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, layer: Any) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.layer = layer
+        self.layer: Any = get_channel_layer()
         self.channel: str | None = None
         self.rooms: dict[int, dict[str, RoomSocket]] = {}
         self.task: asyncio.Task[None] | None = None
@@ -100,8 +101,7 @@ class _Hub:
                     logger.warning("room event delivery failed error=%s", type(exc).__name__)
 
 
-# One hub per event loop, by the loop's id.
-_hubs: dict[int, _Hub] = {}
+_hubs: PerLoop[_Hub] = PerLoop(_Hub)
 # When this process last received a room event from the layer.
 _heard_at = 0.0
 
@@ -112,26 +112,17 @@ def heard_since(moment: float) -> bool:
     return _heard_at >= moment
 
 
-def _hub() -> _Hub:
-    loop = asyncio.get_running_loop()
-    hub = _hubs.get(id(loop))
-    # An id can be reused by a later loop once a test's loop is closed.
-    if hub is None or hub.loop is not loop:
-        hub = _hubs[id(loop)] = _Hub(loop, get_channel_layer())
-    return hub
-
-
 async def join(socket: RoomSocket) -> None:
     """From now on, hand ``socket`` its room's events (raises if the layer cannot
     subscribe)."""
-    await _hub().join(socket)
+    await _hubs.get().join(socket)
 
 
 async def leave(socket: RoomSocket) -> None:
-    await _hub().leave(socket)
+    await _hubs.get().leave(socket)
 
 
 def reset() -> None:
-    hub = _hubs.get(id(asyncio.get_running_loop()))
+    hub = _hubs.existing()
     if hub is not None:
         hub.reset()

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from django.conf import settings
 
 from sessions_app.rooms import collector, notify, services
+from vioip.core.loops import PerLoop
 
 logger = logging.getLogger("vioip.rooms")
 
@@ -73,29 +74,20 @@ class _Beater:
                 logger.warning("room heartbeat result failed error=%s", type(exc).__name__)
 
 
-# One beater per event loop, by the loop's id.
-_beaters: dict[int, _Beater] = {}
+_beaters: PerLoop[_Beater] = PerLoop(_Beater)
 
 
 def join(socket: BeatingSocket) -> None:
     """Beat ``socket`` from now on (its entry has just made it present)."""
-    loop = asyncio.get_running_loop()
-    beater = _beaters.get(id(loop))
-    # An id can be reused by a later loop once a test's loop is closed.
-    if beater is None or beater.loop is not loop:
-        beater = _beaters[id(loop)] = _Beater(loop)
+    beater = _beaters.get()
     beater.sockets[socket.channel_name] = socket
     beater.ensure_running()
     collector.socket_joined()
 
 
 def leave(socket: BeatingSocket) -> None:
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    beater = _beaters.get(id(loop))
-    if beater is not None and beater.loop is loop:
+    beater = _beaters.existing()
+    if beater is not None:
         if beater.sockets.pop(socket.channel_name, None) is not None:
             collector.socket_closed()
         if not beater.sockets and beater.task is not None and not beater.task.done():

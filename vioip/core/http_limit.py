@@ -15,25 +15,19 @@ from typing import Any
 
 from django.conf import settings
 
+from vioip.core.loops import PerLoop
+
 
 class ConcurrencyLimit:
     """ASGI middleware for the ``http`` protocol."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        # One semaphore per event loop (a semaphore belongs to the loop it first waits on).
-        self._semaphores: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Semaphore]] = {}
-
-    def _semaphore(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        entry = self._semaphores.get(id(loop))
-        if entry is None or entry[0] is not loop:
-            entry = self._semaphores[id(loop)] = (
-                loop,
-                asyncio.Semaphore(settings.HTTP_CONCURRENCY),
-            )
-        return entry[1]
+        # A semaphore belongs to the loop it first waits on.
+        self._semaphores: PerLoop[asyncio.Semaphore] = PerLoop(
+            lambda loop: asyncio.Semaphore(settings.HTTP_CONCURRENCY)
+        )
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        async with self._semaphore():
+        async with self._semaphores.get():
             await self.app(scope, receive, send)
