@@ -452,8 +452,6 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self.room_control(event)
 
     async def room_frame(self, event: dict[str, Any]) -> None:
-        if not self.entered or self.too_slow:
-            return
         if self.backlog is not None:
             self.backlog.append(event)
             return
