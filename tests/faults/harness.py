@@ -158,6 +158,15 @@ def server_env(*, database_url: str, redis_url: str, **extra: str) -> dict[str, 
     return env
 
 
+def room_plan(env: dict[str, str], out: Path, *, participants: int, tickets: int) -> dict[str, Any]:
+    """One room made by ``bench.vioip_setup`` in ``env``'s database: its session, one-time
+    tickets per participant, and a bearer token for the API (``rest_token``)."""
+    command = [sys.executable, "-m", "bench.vioip_setup", "--rooms", "1"]
+    command += ["--participants", str(participants), "--tickets", str(tickets), "--out", str(out)]
+    subprocess.run(command, cwd=ROOT, env=env, check=True, timeout=60, capture_output=True)
+    return dict(json.loads(out.read_text()))
+
+
 class Daphne:
     """One vioip daphne process."""
 

@@ -5,9 +5,6 @@ past its limit (vioip/core/http_limit.py)."""
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults.conftest import own_postgres_with
-from tests.faults.harness import ROOT, Daphne, OwnPostgres, OwnRedis, server_env
+from tests.faults.harness import Daphne, OwnPostgres, OwnRedis, room_plan, server_env
 
 BURST = 60
 
@@ -27,13 +24,6 @@ def small_postgres(test_database_url: str) -> Iterator[OwnPostgres]:
     yield from own_postgres_with(
         test_database_url, "max_connections=20", "superuser_reserved_connections=0"
     )
-
-
-def _token(env: dict[str, str], out: Path) -> str:
-    command = [sys.executable, "-m", "bench.vioip_setup", "--rooms", "1", "--participants", "1"]
-    command += ["--tickets", "1", "--out", str(out)]
-    subprocess.run(command, cwd=ROOT, env=env, check=True, timeout=60, capture_output=True)
-    return str(json.loads(out.read_text())["rest_token"])
 
 
 def _get(url: str, token: str) -> int:
@@ -53,9 +43,11 @@ async def test_a_burst_of_requests_past_the_database_connection_limit_all_succee
     tmp_path: Path,
 ) -> None:
     url = small_postgres.url("vioip")
-    token = await asyncio.to_thread(
-        _token, server_env(database_url=url, redis_url=own_redis.url), tmp_path / "plan.json"
+    env = server_env(database_url=url, redis_url=own_redis.url)
+    plan = await asyncio.to_thread(
+        room_plan, env, tmp_path / "plan.json", participants=1, tickets=1
     )
+    token = plan["rest_token"]
     server = start_daphne(database_url=url, redis_url=own_redis.url, VIOIP_HTTP_CONCURRENCY="8")
     loop = asyncio.get_running_loop()
     with ThreadPoolExecutor(max_workers=BURST) as clients:  # all at once

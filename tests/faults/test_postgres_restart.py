@@ -4,20 +4,10 @@ acknowledged is lost, and the room resumes by itself."""
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.faults.harness import ROOT, Daphne, OwnPostgres, OwnRedis, RoomClient, server_env
-
-
-def _plan(env: dict[str, str], out: Path) -> dict:
-    command = [sys.executable, "-m", "bench.vioip_setup", "--rooms", "1", "--participants", "2"]
-    command += ["--tickets", "3", "--out", str(out)]
-    subprocess.run(command, cwd=ROOT, env=env, check=True, timeout=60, capture_output=True)
-    return json.loads(out.read_text())
+from tests.faults.harness import Daphne, OwnPostgres, OwnRedis, RoomClient, room_plan, server_env
 
 
 async def test_chat_during_a_postgres_outage_gets_an_error_and_nothing_is_lost(
@@ -28,7 +18,9 @@ async def test_chat_during_a_postgres_outage_gets_an_error_and_nothing_is_lost(
 ) -> None:
     url = own_postgres.url("vioip")
     env = server_env(database_url=url, redis_url=own_redis.url, VIOIP_ROOM_TICKET_SECONDS="600")
-    plan = await asyncio.to_thread(_plan, env, tmp_path / "plan.json")
+    plan = await asyncio.to_thread(
+        room_plan, env, tmp_path / "plan.json", participants=2, tickets=3
+    )
     room = plan["rooms"][0]
     server = start_daphne(database_url=url, redis_url=own_redis.url)
     alice, bob = RoomClient(server, room["session_id"]), RoomClient(server, room["session_id"])
