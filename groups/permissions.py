@@ -9,7 +9,7 @@ from typing import Any
 from rest_framework.exceptions import PermissionDenied
 
 from groups.models import Cohort
-from groups.selectors import is_cohort_clinician, is_cohort_staff
+from groups.selectors import is_cohort_staff
 from vioip.accounts.models import Role
 
 
@@ -19,8 +19,10 @@ def can_manage_cohort(*, user: Any, cohort: Cohort) -> bool:
 
 
 def can_enroll(*, user: Any, cohort: Cohort) -> bool:
-    """Admissions and discharges: admins and the cohort's clinicians."""
-    return user.role == Role.ADMIN or is_cohort_clinician(user=user, cohort_id=cohort.pk)
+    """Admissions and discharges make and end the care relationship, which is what opens a
+    patient's records to the care team: program administration only, so no member of a
+    care team grants themselves a patient."""
+    return bool(user.role == Role.ADMIN)
 
 
 def can_schedule(*, user: Any, cohort: Cohort) -> bool:

@@ -1,17 +1,23 @@
 """Reads of cohorts, care teams and enrollments, limited to what the caller may see.
 
-Access is by relation, never by role alone: staff see the cohorts they are assigned to,
-patients the cohorts they are actively enrolled in, admins every cohort, auditors none.
+Access is by relation, never by role alone: staff see the cohorts they are assigned to
+(with a care-team role matching their current role), patients the cohorts they are
+actively enrolled in, admins every cohort, auditors none. Relationships are made by admins
+only (groups.permissions); nobody grants themselves a patient. docs/security.md has the
+whole model.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q, QuerySet
+from django.conf import settings
+from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from groups.models import CareTeamMember, Cohort, Enrollment, EnrollmentStatus, StaffRole
 from vioip.accounts.models import Role, User
@@ -22,21 +28,52 @@ def cohort_zone(cohort: Cohort) -> ZoneInfo:
     return ZoneInfo(cohort.timezone)
 
 
-def staff_cohort_ids(*, user: Any, roles: Iterable[str] | None = None) -> QuerySet[Any]:
+def _memberships_granting(*, user: User | Any) -> QuerySet[CareTeamMember]:
+    """Care-team memberships of ``user`` that grant access right now: the user is active
+    and the membership's care-team role is the user's current role (read from the
+    database, not from a possibly stale ``user`` object). A demoted clinician's clinician
+    memberships grant nothing from the moment the role changes."""
+    return CareTeamMember.objects.filter(
+        user_id=user.pk, user__is_active=True, role=F("user__role")
+    )
+
+
+def staff_cohort_ids(*, user: User | Any, roles: Iterable[str] | None = None) -> QuerySet[Any]:
     """Ids of the cohorts ``user`` is on the care team of (optionally with given roles)."""
-    qs = CareTeamMember.objects.filter(user_id=user.pk)
+    qs = _memberships_granting(user=user)
     if roles is not None:
         qs = qs.filter(role__in=list(roles))
     return qs.values_list("cohort_id", flat=True)
 
 
-def active_patient_cohort_ids(*, user: Any) -> QuerySet[Any]:
+def active_patient_cohort_ids(*, user: User | Any) -> QuerySet[Any]:
     return Enrollment.objects.filter(
-        patient_id=user.pk, status=EnrollmentStatus.ACTIVE
+        patient_id=user.pk,
+        patient__is_active=True,
+        patient__role=Role.PATIENT,
+        status=EnrollmentStatus.ACTIVE,
     ).values_list("cohort_id", flat=True)
 
 
-def cohorts_visible_to(*, user: Any) -> QuerySet[Cohort]:
+def documentation_window_start() -> dt.date:
+    """The earliest discharge date whose care team still has documentation access."""
+    return timezone.localdate() - dt.timedelta(days=settings.POST_DISCHARGE_DAYS)
+
+
+def _in_relationship(*, documentation: bool) -> Q:
+    """Enrollments that grant their care team access: active ones, and with
+    ``documentation`` those discharged within the documentation window (read and sign:
+    notes can be finished; nothing new is ordered, recorded or disclosed)."""
+    q = Q(status=EnrollmentStatus.ACTIVE)
+    if documentation:
+        q |= Q(
+            status=EnrollmentStatus.DISCHARGED,
+            discharged_on__gte=documentation_window_start(),
+        )
+    return q
+
+
+def cohorts_visible_to(*, user: User | Any) -> QuerySet[Cohort]:
     if user.role == Role.ADMIN:
         return Cohort.objects.all()
     if user.role in (Role.FACILITATOR, Role.CLINICIAN):
@@ -46,7 +83,7 @@ def cohorts_visible_to(*, user: Any) -> QuerySet[Cohort]:
     return Cohort.objects.none()
 
 
-def cohort_get_for_user(*, user: Any, cohort_id: Any) -> Cohort:
+def cohort_get_for_user(*, user: User | Any, cohort_id: Any) -> Cohort:
     """The cohort if ``user`` may see it; Http404 for missing and forbidden alike."""
     cohort = cohorts_visible_to(user=user).filter(pk=cohort_id).first()
     if cohort is None:
@@ -54,41 +91,60 @@ def cohort_get_for_user(*, user: Any, cohort_id: Any) -> Cohort:
     return cohort
 
 
-def is_cohort_staff(*, user: Any, cohort_id: Any, roles: Iterable[str] | None = None) -> bool:
+def is_cohort_staff(
+    *, user: User | Any, cohort_id: Any, roles: Iterable[str] | None = None
+) -> bool:
+    """Whether ``user`` is on the cohort's care team now, with a care-team role matching
+    their current role (and one of ``roles`` when given)."""
     if user.role not in (Role.FACILITATOR, Role.CLINICIAN):
         return False
-    qs = CareTeamMember.objects.filter(user_id=user.pk, cohort_id=cohort_id)
+    qs = _memberships_granting(user=user).filter(cohort_id=cohort_id)
     if roles is not None:
         qs = qs.filter(role__in=list(roles))
     return qs.exists()
 
 
-def is_cohort_clinician(*, user: Any, cohort_id: Any) -> bool:
+def is_cohort_clinician(*, user: User | Any, cohort_id: Any) -> bool:
     return is_cohort_staff(user=user, cohort_id=cohort_id, roles=[StaffRole.CLINICIAN])
 
 
-def is_active_patient(*, user: Any, cohort_id: Any) -> bool:
+def is_active_patient(*, user: User | Any, cohort_id: Any) -> bool:
     return (
         user.role == Role.PATIENT
-        and Enrollment.objects.filter(
-            patient_id=user.pk, cohort_id=cohort_id, status=EnrollmentStatus.ACTIVE
-        ).exists()
+        and active_patient_cohort_ids(user=user).filter(cohort_id=cohort_id).exists()
     )
 
 
-def patient_ids_in_care_of(*, user: Any, roles: Iterable[str] | None = None) -> QuerySet[Any]:
-    """Patients with any enrollment (active or past) in a cohort ``user`` is staff of."""
+def patient_ids_in_care_of(
+    *,
+    user: User | Any,
+    roles: Iterable[str] | None = None,
+    documentation: bool = True,
+) -> QuerySet[Any]:
+    """Patients in the care of ``user``: an active enrollment in a cohort whose care team
+    ``user`` is on (and with ``documentation``, a discharge inside the documentation
+    window). The one definition of the care relationship; break-the-glass is the only
+    other way to a patient's records."""
     return Enrollment.objects.filter(
-        cohort_id__in=staff_cohort_ids(user=user, roles=roles)
+        _in_relationship(documentation=documentation),
+        cohort_id__in=staff_cohort_ids(user=user, roles=roles),
     ).values_list("patient_id", flat=True)
 
 
-def is_in_care_of(*, user: Any, patient_id: Any, roles: Iterable[str] | None = None) -> bool:
+def is_in_care_of(
+    *,
+    user: User | Any,
+    patient_id: Any,
+    roles: Iterable[str] | None = None,
+    documentation: bool = True,
+) -> bool:
     if user.role not in (Role.FACILITATOR, Role.CLINICIAN):
         return False
-    return Enrollment.objects.filter(
-        patient_id=patient_id, cohort_id__in=staff_cohort_ids(user=user, roles=roles)
-    ).exists()
+    return (
+        patient_ids_in_care_of(user=user, roles=roles, documentation=documentation)
+        .filter(patient_id=patient_id)
+        .exists()
+    )
 
 
 def patient_cohort_ids(*, patient_id: Any) -> QuerySet[Any]:

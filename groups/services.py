@@ -30,6 +30,7 @@ from vioip.accounts.models import Role, User
 from vioip.audit import services as audit
 from vioip.audit.models import Action
 from vioip.core.errors import Conflict
+from vioip.core.revocation import access_changed
 
 # The cohort fields a writer may set; the API serializers list the same fields, in this order.
 COHORT_FIELDS = (
@@ -182,6 +183,7 @@ def care_team_unassign(
         raise Http404
     member_id = member.pk
     member.delete()
+    access_changed(user_ids=[user_id], reason="care_team_removal")
     audit.record(
         action=Action.DELETE,
         actor=actor,
@@ -190,6 +192,22 @@ def care_team_unassign(
         request=request,
         detail={"cohort": cohort.pk, "user": user_id},
     )
+
+
+def care_team_end_mismatched(*, actor: User, user: User, old_role: str) -> None:
+    """After ``user``'s role changed: end every care-team membership whose care-team role
+    is no longer theirs, one audited event each. (The access queries already ignore such
+    memberships; ending them keeps the care-team lists truthful.)"""
+    for member in CareTeamMember.objects.filter(user=user).exclude(role=user.role):
+        member_id, cohort_id, role = member.pk, member.cohort_id, member.role
+        member.delete()
+        audit.record(
+            action=Action.DELETE,
+            actor=actor,
+            object_type="care_team_member",
+            object_id=member_id,
+            detail={"cohort": cohort_id, "user": user.pk, "role": role, "change": "role"},
+        )
 
 
 @transaction.atomic
@@ -271,6 +289,9 @@ def enrollment_discharge(
             "updated_at",
         ]
     )
+    # The patient's room sockets of this cohort close at once; the care team keeps the
+    # documentation window (groups.selectors.patient_ids_in_care_of).
+    access_changed(user_ids=[enrollment.patient_id], reason="discharge")
     audit.record(
         action=Action.UPDATE,
         actor=actor,

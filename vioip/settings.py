@@ -300,3 +300,6 @@ ATTENDANCE_LEFT_EARLY_MINUTES = env_int("VIOIP_ATTENDANCE_LEFT_EARLY_MINUTES", 1
 
 # --- Notes -----------------------------------------------------------------------------------
 NOTES_OVERDUE_HOURS = env_int("VIOIP_NOTES_OVERDUE_HOURS", 72, minimum=1)
+# After a discharge the care team keeps read and sign access this many days, so notes can
+# be finished; then only break-the-glass opens the patient's records.
+POST_DISCHARGE_DAYS = env_int("VIOIP_POST_DISCHARGE_DAYS", 30, minimum=0)

@@ -159,7 +159,7 @@ MATRIX: dict[tuple[str, str], tuple[Builder, dict[str, int]]] = {
             f"/api/cohorts/{w.cohort.pk}/enrollments/",
             {"patient": w.new_patient.pk, "start_date": yesterday()},
         ),
-        write(admin=201, clinician=201),
+        write(admin=201),
     ),
     ("cohort-enrollment-discharge", "post"): (
         lambda w: (
@@ -170,7 +170,7 @@ MATRIX: dict[tuple[str, str], tuple[Builder, dict[str, int]]] = {
                 "aftercare": {"level": "alumni_group", "notes": "Thursday alumni group."},
             },
         ),
-        write(admin=200, clinician=200),
+        write(admin=200),
     ),
     ("cohort-sessions-generate", "post"): (
         lambda w: (

@@ -28,9 +28,9 @@ def today():
     return timezone.localdate(timezone=ZoneInfo("America/New_York"))
 
 
-def test_clinician_enrolls_a_patient_who_then_sees_the_cohort(cast, client_for):
+def test_admin_enrolls_a_patient_who_then_sees_the_cohort(cast, client_for):
     newcomer = UserFactory(role=Role.PATIENT)
-    response = client_for(cast.clinician).post(
+    response = client_for(cast.admin).post(
         enroll_url(cast.cohort),
         {"patient": newcomer.pk, "start_date": today().isoformat()},
         format="json",
@@ -105,7 +105,7 @@ def test_a_full_cohort_refuses_another_patient_with_a_clear_message(cast, client
 def test_discharge_records_the_reason_and_aftercare_plan(cast, client_for):
     enrollment = Enrollment.objects.get(patient=cast.patient, cohort=cast.cohort)
     discharged_on = today() - dt.timedelta(days=1)
-    response = client_for(cast.clinician).post(
+    response = client_for(cast.admin).post(
         discharge_url(enrollment),
         {
             "reason": "stepped_down",
@@ -119,9 +119,13 @@ def test_discharge_records_the_reason_and_aftercare_plan(cast, client_for):
     assert body["status"] == "discharged"
     assert body["discharge_reason"] == "stepped_down"
     assert body["discharged_on"] == discharged_on.isoformat()
-    assert body["aftercare"] == {"level": "weekly_outpatient", "notes": "Weekly with Dr. Chen."}
+    # Admins record the plan; only the care team reads its notes.
+    assert body["aftercare"] == {"level": "weekly_outpatient"}
+    roster = client_for(cast.clinician).get(enroll_url(cast.cohort)).json()["results"]
+    mine = next(e for e in roster if e["id"] == enrollment.pk)
+    assert mine["aftercare"] == {"level": "weekly_outpatient", "notes": "Weekly with Dr. Chen."}
     enrollment.refresh_from_db()
-    assert enrollment.discharged_by == cast.clinician
+    assert enrollment.discharged_by == cast.admin
     # Aftercare notes are clinical text: encrypted at rest.
     with connection.cursor() as cursor:
         cursor.execute(
@@ -160,7 +164,7 @@ def test_a_discharged_patient_leaves_the_cohort_and_may_be_readmitted(cast, clie
 
 def test_admins_see_the_aftercare_level_but_not_the_notes(cast, client_for):
     enrollment = Enrollment.objects.get(patient=cast.patient, cohort=cast.cohort)
-    client_for(cast.clinician).post(
+    client_for(cast.admin).post(
         discharge_url(enrollment),
         {
             "reason": "completed",
@@ -230,7 +234,7 @@ def test_a_discharge_of_an_enrollment_in_another_cohort_is_not_found(cast, clien
         "discharged_on": today().isoformat(),
         "aftercare": {"level": "none"},
     }
-    assert client_for(cast.clinician).post(url, body, format="json").status_code == 404
+    assert client_for(cast.admin).post(url, body, format="json").status_code == 404
 
 
 def test_patients_see_their_group_by_first_name_and_last_initial_only(cast, client_for):
@@ -296,3 +300,34 @@ def test_a_facilitators_refused_discharge_is_audited(cast, client_for):
     )
     enrollment.refresh_from_db()
     assert enrollment.status == "active"
+
+
+@pytest.mark.parametrize("actor", ["clinician", "facilitator"])
+def test_care_team_members_cannot_enroll_or_discharge_and_the_attempt_is_audited(
+    cast, client_for, actor
+):
+    """Staff never grant themselves a patient: the relationship is made by admins."""
+    user = getattr(cast, actor)
+    newcomer = cast.other_patient
+    enrolled = client_for(user).post(
+        enroll_url(cast.cohort),
+        {"patient": newcomer.pk, "start_date": today().isoformat()},
+        format="json",
+    )
+    assert enrolled.status_code == 403
+    assert not Enrollment.objects.filter(cohort=cast.cohort, patient=newcomer).exists()
+    enrollment = Enrollment.objects.get(patient=cast.patient, cohort=cast.cohort)
+    discharged = client_for(user).post(
+        discharge_url(enrollment),
+        {
+            "reason": "completed",
+            "discharged_on": today().isoformat(),
+            "aftercare": {"level": "none"},
+        },
+        format="json",
+    )
+    assert discharged.status_code == 403
+    enrollment.refresh_from_db()
+    assert enrollment.status == "active"
+    denials = AuditEvent.objects.filter(action="denied", actor=user, object_type="enrollment")
+    assert denials.count() == 2

@@ -13,11 +13,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 
+from vioip.accounts import hooks
 from vioip.accounts.models import AuthToken, Role, User
 from vioip.accounts.tokens import IssuedToken, token_issue, token_revoke, tokens_revoke_for_user
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
 from vioip.core.middleware import client_address
+from vioip.core.revocation import access_changed
 
 
 class LoginThrottled(Exception):
@@ -96,6 +98,7 @@ def login(*, username: str, password: str, request: HttpRequest) -> LoginResult:
 @transaction.atomic
 def logout(*, token: AuthToken, request: HttpRequest) -> None:
     token_revoke(token=token)
+    access_changed(user_ids=[token.user_id], reason="logout")
     audit.record(action=Action.LOGOUT, actor=token.user, request=request)
 
 
@@ -137,6 +140,7 @@ def user_update(
         raise ValidationError({"role": ["You cannot change your own role."]})
     if fields.get("is_active") is False and actor.pk == user.pk:
         raise ValidationError({"is_active": ["You cannot deactivate yourself."]})
+    old_role = user.role
     changed = []
     for name, value in fields.items():
         if getattr(user, name) != value:
@@ -151,6 +155,10 @@ def user_update(
     user.save(update_fields=changed)
     if ("is_active" in changed and not user.is_active) or "password" in changed:
         tokens_revoke_for_user(user=user)
+    if "role" in changed:
+        hooks.role_changed(actor=actor, user=user, old_role=old_role)
+    if {"is_active", "password", "role"} & set(changed):
+        access_changed(user_ids=[user.pk], reason="account_change")
     audit.record(
         action=Action.UPDATE,
         actor=actor,

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from vioip.audit.models import Action, AuditChainHead, AuditEvent, Outcome
 from vioip.core.middleware import client_address as request_client_address
-from vioip.core.middleware import current_request_id
+from vioip.core.middleware import current_client_address, current_request_id
 
 GENESIS = "0" * 64
 
@@ -91,7 +91,7 @@ def _build_event(
         patient_id=getattr(patient, "pk", patient),
         outcome=outcome,
         request_id=(request_id or current_request_id.get())[:64],
-        client_address=(client_address or "")[:64],
+        client_address=(client_address or current_client_address.get())[:64],
         detail=detail or {},
     )
 

@@ -17,9 +17,47 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from vioip.audit import services as audit
+from vioip.audit.models import Action, Outcome
 from vioip.core.middleware import current_request_id
 
 logger = logging.getLogger("vioip.errors")
+
+
+class NotVisible(Exception):
+    """Raised by an access function (``<record>_for_user``) for a record the caller may not
+    see, whether it exists or not. The exception handler answers the standard 404 and
+    writes the audited denial: the one way a refused lookup is answered and recorded.
+
+    ``patient`` is the patient the record is about, when the record exists; ``attempted``
+    says what the caller tried (``read``, ``sign``, ``amend``…)."""
+
+    def __init__(
+        self,
+        *,
+        object_type: str,
+        object_id: Any = "",
+        patient: Any = None,
+        attempted: str = "read",
+    ) -> None:
+        super().__init__(f"{object_type} not visible")
+        self.object_type = object_type
+        self.object_id = object_id
+        self.patient_id = getattr(patient, "pk", patient)
+        self.attempted = attempted
+
+
+def audit_not_visible(exc: NotVisible, *, actor: Any) -> None:
+    """The audited denial of a ``NotVisible`` (HTTP and rooms alike)."""
+    audit.record(
+        action=Action.DENIED,
+        outcome=Outcome.DENIED,
+        actor=actor,
+        object_type=exc.object_type,
+        object_id=exc.object_id,
+        patient=exc.patient_id,
+        detail={"attempted": exc.attempted, "exists": exc.patient_id is not None},
+    )
 
 
 class Conflict(exceptions.APIException):
@@ -37,7 +75,11 @@ def _as_field_errors(detail: Any) -> dict[str, Any]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, NotVisible):
+        request = context.get("request")
+        audit_not_visible(exc, actor=getattr(request, "user", None))
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )

@@ -11,11 +11,14 @@ from django.http import HttpRequest, HttpResponse
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
+# The audit context: who is asking from where. Set by the HTTP middleware and by the room
+# consumer; read by the audit trail, so services and selectors never take ``request``.
 current_request_id: ContextVar[str] = ContextVar("current_request_id", default="")
+current_client_address: ContextVar[str] = ContextVar("current_client_address", default="")
 
 
 def client_address(request: HttpRequest) -> str:
-    # Behind a proxy, daphne's --proxy-headers puts the client's address in REMOTE_ADDR.
+    """The client's address as the audit trail and the login throttle see it."""
     return request.META.get("REMOTE_ADDR", "") or ""
 
 
@@ -32,9 +35,11 @@ class RequestIdMiddleware:
         request_id = supplied if _VALID_ID.match(supplied) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
         token = current_request_id.set(request_id)
+        address_token = current_client_address.set(client_address(request))
         try:
             response = self.get_response(request)
         finally:
+            current_client_address.reset(address_token)
             current_request_id.reset(token)
         response["X-Request-ID"] = request_id
         return response
