@@ -6,6 +6,7 @@ import re
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
@@ -20,6 +21,12 @@ current_client_address: ContextVar[str] = ContextVar("current_client_address", d
 def client_address(request: HttpRequest) -> str:
     """The client's address as the audit trail and the login throttle see it."""
     return request.META.get("REMOTE_ADDR", "") or ""
+
+
+def client_address_for_scope(scope: dict[str, Any]) -> str:
+    """The client's address of an ASGI connection (the room consumer's audit context)."""
+    client = scope.get("client") or ("", 0)
+    return str(client[0] or "")
 
 
 class RequestIdMiddleware:
