@@ -75,7 +75,6 @@ def _require_enrollment_write(request: Request, cohort: Any, object_id: Any = ""
         actor=caller(request),
         object_type="enrollment",
         object_id=object_id,
-        request=request._request,
         detail={"cohort": cohort.pk},
     )
     permissions.require(False)
@@ -92,9 +91,7 @@ class CohortListApi(_CohortView):
         permissions.require(caller(request).role == Role.ADMIN)
         data = CohortInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        cohort = services.cohort_create(
-            actor=caller(request), request=request._request, **data.validated_data
-        )
+        cohort = services.cohort_create(actor=caller(request), **data.validated_data)
         return Response(CohortSerializer(cohort).data, status=status.HTTP_201_CREATED)
 
 
@@ -116,9 +113,7 @@ class CohortDetailApi(_CohortView):
         permissions.require(permissions.can_manage_cohort(user=caller(request), cohort=cohort))
         data = CohortInputSerializer(cohort, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        cohort = services.cohort_update(
-            actor=caller(request), cohort=cohort, request=request._request, **data.validated_data
-        )
+        cohort = services.cohort_update(actor=caller(request), cohort=cohort, **data.validated_data)
         return Response(CohortSerializer(cohort).data)
 
 
@@ -136,7 +131,7 @@ class CareTeamListApi(_CohortView):
         data = CareTeamAssignSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         member = services.care_team_assign(
-            actor=caller(request), cohort=cohort, request=request._request, **data.validated_data
+            actor=caller(request), cohort=cohort, **data.validated_data
         )
         return Response(CareTeamMemberSerializer(member).data, status=status.HTTP_201_CREATED)
 
@@ -146,9 +141,7 @@ class CareTeamMemberApi(_CohortView):
     def delete(self, request: Request, cohort_id: int, user_id: int) -> Response:
         cohort = self.cohort(cohort_id)
         permissions.require(permissions.can_manage_cohort(user=caller(request), cohort=cohort))
-        services.care_team_unassign(
-            actor=caller(request), cohort=cohort, user_id=user_id, request=request._request
-        )
+        services.care_team_unassign(actor=caller(request), cohort=cohort, user_id=user_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -170,24 +163,17 @@ class EnrollmentListApi(_CohortView):
         user = caller(request)
         cohort = self.cohort(cohort_id)
         roster = selectors.roster_of(user=user, cohort=cohort)
-        if user.role == Role.PATIENT:
-            context: dict[str, Any] = {"user_id": user.pk}
-            response = self.paginate(
-                roster, lambda page: RosterMemberSerializer(page, many=True, context=context)
-            )
-        else:
+        shown: list[Any] = []
+
+        def serialize(page: list[Any]) -> Any:
+            shown.extend(page)
+            if user.role == Role.PATIENT:
+                return RosterMemberSerializer(page, many=True, context={"user_id": user.pk})
             context = {"show_aftercare_notes": user.role in (Role.FACILITATOR, Role.CLINICIAN)}
-            response = self.paginate(
-                roster, lambda page: EnrollmentSerializer(page, many=True, context=context)
-            )
-        # Membership of a treatment program is itself protected (42 CFR Part 2).
-        audit.record(
-            action=Action.READ,
-            actor=user,
-            object_type="cohort_roster",
-            object_id=cohort.pk,
-            request=request._request,
-        )
+            return EnrollmentSerializer(page, many=True, context=context)
+
+        response = self.paginate(roster, serialize)
+        selectors.roster_audit(user=user, cohort=cohort, enrollments=shown)
         return response
 
     @extend_schema(request=EnrollmentCreateSerializer, responses={201: EnrollmentSerializer})
@@ -197,7 +183,7 @@ class EnrollmentListApi(_CohortView):
         data = EnrollmentCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         enrollment = services.enrollment_create(
-            actor=caller(request), cohort=cohort, request=request._request, **data.validated_data
+            actor=caller(request), cohort=cohort, **data.validated_data
         )
         context = {"show_aftercare_notes": caller(request).role != Role.ADMIN}
         return Response(
@@ -220,7 +206,6 @@ class EnrollmentDischargeApi(_CohortView):
             discharged_on=data.validated_data["discharged_on"],
             aftercare_level=data.validated_data["aftercare"]["level"],
             aftercare_notes=data.validated_data["aftercare"]["notes"],
-            request=request._request,
         )
         context = {"show_aftercare_notes": caller(request).role != Role.ADMIN}
         return Response(EnrollmentSerializer(enrollment, context=context).data)

@@ -21,6 +21,8 @@ from django.utils import timezone
 
 from groups.models import CareTeamMember, Cohort, Enrollment, EnrollmentStatus, StaffRole
 from vioip.accounts.models import Role, User
+from vioip.audit import services as audit
+from vioip.audit.models import Action
 
 
 def cohort_zone(cohort: Cohort) -> ZoneInfo:
@@ -174,15 +176,36 @@ def care_team_of(*, cohort: Cohort) -> QuerySet[CareTeamMember]:
 
 
 def roster_of(*, user: Any, cohort: Cohort) -> QuerySet[Enrollment]:
-    """The cohort's enrollments as ``user`` may see them: staff and admins every
-    enrollment, a patient only the active members (shown by display name only)."""
+    """The cohort's enrollments as ``user`` may see them: admins every enrollment, the
+    care team the active ones and those discharged inside the documentation window, a
+    patient only the active members (shown by display name only)."""
     qs = Enrollment.objects.filter(cohort=cohort).select_related("patient")
+    if user.role in (Role.FACILITATOR, Role.CLINICIAN):
+        # The care team's relationship with a discharged patient ends with the
+        # documentation window; admins keep the program's history.
+        return qs.filter(_in_relationship(documentation=True))
     if user.role == Role.PATIENT:
         # By name, not by admission date: the order would tell who joined when.
         return qs.filter(status=EnrollmentStatus.ACTIVE).order_by(
             "patient__first_name", "patient__last_name", "id"
         )
     return qs
+
+
+def roster_audit(*, user: User, cohort: Cohort, enrollments: Iterable[Enrollment]) -> None:
+    """Membership of a treatment program is itself protected (42 CFR Part 2): a roster
+    read writes one event per patient shown, so the trail answers "who saw that patient N
+    is in this program"."""
+    audit.record_many(
+        {
+            "action": Action.READ,
+            "actor": user,
+            "object_type": "cohort_roster",
+            "object_id": cohort.pk,
+            "patient": patient_id,
+        }
+        for patient_id in sorted({e.patient_id for e in enrollments})
+    )
 
 
 def enrollment_get(*, cohort: Cohort, enrollment_id: Any) -> Enrollment:

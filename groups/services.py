@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404, HttpRequest
+from django.http import Http404
 from django.utils import timezone
 
 from groups.models import (
@@ -94,7 +94,7 @@ def _cohort_values(cohort: Cohort) -> dict[str, Any]:
 
 
 @transaction.atomic
-def cohort_create(*, actor: User, request: HttpRequest | None = None, **fields: Any) -> Cohort:
+def cohort_create(*, actor: User, **fields: Any) -> Cohort:
     unknown = set(fields) - set(COHORT_FIELDS)
     if unknown:
         raise TypeError(f"Unknown cohort fields: {sorted(unknown)}")
@@ -108,15 +108,12 @@ def cohort_create(*, actor: User, request: HttpRequest | None = None, **fields: 
         actor=actor,
         object_type="cohort",
         object_id=cohort.pk,
-        request=request,
     )
     return cohort
 
 
 @transaction.atomic
-def cohort_update(
-    *, actor: User, cohort: Cohort, request: HttpRequest | None = None, **fields: Any
-) -> Cohort:
+def cohort_update(*, actor: User, cohort: Cohort, **fields: Any) -> Cohort:
     unknown = set(fields) - set(COHORT_FIELDS)
     if unknown:
         raise TypeError(f"Unknown cohort fields: {sorted(unknown)}")
@@ -141,16 +138,13 @@ def cohort_update(
             actor=actor,
             object_type="cohort",
             object_id=cohort.pk,
-            request=request,
             detail={"fields": sorted(changed)},
         )
     return cohort
 
 
 @transaction.atomic
-def care_team_assign(
-    *, actor: User, cohort: Cohort, user: User, role: str, request: HttpRequest | None = None
-) -> CareTeamMember:
+def care_team_assign(*, actor: User, cohort: Cohort, user: User, role: str) -> CareTeamMember:
     """Assign a facilitator or clinician. The user must hold the role they are assigned as."""
     if user.role not in (Role.FACILITATOR, Role.CLINICIAN) or not user.is_active:
         raise ValidationError(
@@ -168,16 +162,13 @@ def care_team_assign(
         actor=actor,
         object_type="care_team_member",
         object_id=member.pk,
-        request=request,
         detail={"cohort": cohort.pk, "user": user.pk, "role": role},
     )
     return member
 
 
 @transaction.atomic
-def care_team_unassign(
-    *, actor: User, cohort: Cohort, user_id: int, request: HttpRequest | None = None
-) -> None:
+def care_team_unassign(*, actor: User, cohort: Cohort, user_id: int) -> None:
     member = CareTeamMember.objects.filter(cohort=cohort, user_id=user_id).first()
     if member is None:
         raise Http404
@@ -189,7 +180,6 @@ def care_team_unassign(
         actor=actor,
         object_type="care_team_member",
         object_id=member_id,
-        request=request,
         detail={"cohort": cohort.pk, "user": user_id},
     )
 
@@ -218,7 +208,6 @@ def enrollment_create(
     patient: User,
     start_date: dt.date,
     planned_end_date: dt.date | None = None,
-    request: HttpRequest | None = None,
 ) -> Enrollment:
     """Enroll a patient. The cohort row is locked so two admissions cannot both take the
     last place."""
@@ -245,7 +234,6 @@ def enrollment_create(
         object_type="enrollment",
         object_id=enrollment.pk,
         patient=patient,
-        request=request,
         detail={"cohort": cohort.pk},
     )
     return enrollment
@@ -260,7 +248,6 @@ def enrollment_discharge(
     discharged_on: dt.date,
     aftercare_level: str,
     aftercare_notes: str = "",
-    request: HttpRequest | None = None,
 ) -> Enrollment:
     enrollment = (
         Enrollment.objects.select_for_update().select_related("cohort").get(pk=enrollment.pk)
@@ -298,7 +285,6 @@ def enrollment_discharge(
         object_type="enrollment",
         object_id=enrollment.pk,
         patient=enrollment.patient_id,
-        request=request,
         detail={
             "change": "discharge",
             "cohort": enrollment.cohort_id,
