@@ -1,42 +1,112 @@
-"""Reads of scheduled sessions, limited to what the caller may see."""
+"""Reads of scheduled sessions, limited to what the caller may see.
+
+The door is ``session_for_user``: the session, or ``NotVisible`` for a missing and a
+forbidden one alike. Staff see their cohorts' group sessions and workshops, and the
+individual and family sessions of the patients in their care (groups.selectors, the one
+definition of the care relationship); patients their active cohorts' group sessions and
+their own sessions; admins every session; auditors none.
+
+An individual or family session names its patient, so a read that shows one is audited
+against that patient (``sessions_read_audit``); a group session's schedule reveals
+nothing about any one patient.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from groups.selectors import active_patient_cohort_ids, staff_cohort_ids
+from groups.selectors import active_patient_cohort_ids, patient_ids_in_care_of, staff_cohort_ids
 from sessions_app.models import PATIENT_KINDS, Session
-from vioip.accounts.models import Role
+from vioip.accounts.models import Role, User
+from vioip.audit import services as audit
+from vioip.audit.models import Action
+from vioip.core.errors import NotVisible
 
 
-def sessions_visible_to(*, user: Any) -> QuerySet[Session]:
-    """Admins: all. Staff: sessions of their cohorts. Patients: their active cohorts'
-    group sessions and workshops, and their own individual/family sessions."""
+def current_role(user: User) -> str | None:
+    """The user's role as the database has it now (None when deactivated): a user object
+    held by a long-lived connection may carry a role an admin has since changed."""
+    role: str | None = (
+        User.objects.filter(pk=user.pk, is_active=True).values_list("role", flat=True).first()
+    )
+    return role
+
+
+def sessions_visible_to(*, user: User) -> QuerySet[Session]:
+    """Admins: all. Staff: their cohorts' group sessions and workshops, and the individual
+    and family sessions of patients in their care. Patients: their active cohorts' group
+    sessions and workshops, and their own individual/family sessions."""
     qs = Session.objects.select_related("cohort")
-    if user.role == Role.ADMIN:
+    role = current_role(user)
+    if role == Role.ADMIN:
         return qs
-    if user.role in (Role.FACILITATOR, Role.CLINICIAN):
-        return qs.filter(cohort_id__in=staff_cohort_ids(user=user))
-    if user.role == Role.PATIENT:
+    if role in (Role.FACILITATOR, Role.CLINICIAN):
+        in_care = Q(patient_id__in=patient_ids_in_care_of(user=user))
+        return qs.filter(cohort_id__in=staff_cohort_ids(user=user)).filter(
+            ~Q(kind__in=PATIENT_KINDS) | in_care
+        )
+    if role == Role.PATIENT:
         in_cohort = Q(cohort_id__in=active_patient_cohort_ids(user=user))
         return qs.filter(in_cohort).filter(~Q(kind__in=PATIENT_KINDS) | Q(patient_id=user.pk))
     return qs.none()
 
 
-def session_get_for_user(*, user: Any, session_id: Any) -> Session:
+def session_for_user(*, user: User, session_id: Any, attempted: str = "read") -> Session:
+    """The door to a session: the session if ``user`` may see it, otherwise ``NotVisible``
+    (missing and forbidden alike; the exception handler answers 404 and audits the
+    denial against the session's patient, if it names one)."""
     session = sessions_visible_to(user=user).filter(pk=session_id).first()
     if session is None:
-        raise Http404
+        patient_id = (
+            Session.objects.filter(pk=session_id).values_list("patient_id", flat=True).first()
+            if str(session_id).isdigit()
+            else None
+        )
+        raise NotVisible(
+            object_type="session", object_id=session_id, patient=patient_id, attempted=attempted
+        )
     return session
 
 
-def my_sessions(*, user: Any) -> QuerySet[Session]:
+def session_get_for_user(*, user: User, session_id: Any) -> Session:
+    """The session, or Http404 without an audited denial: for callers in other apps that
+    turn an unknown session in a request body into a field error. New code uses
+    ``session_for_user``."""
+    try:
+        return session_for_user(user=user, session_id=session_id)
+    except NotVisible:
+        raise Http404 from None
+
+
+def my_sessions(*, user: User) -> QuerySet[Session]:
     """The caller's own schedule: a patient's cohorts' group sessions and their own
     individual/family sessions; a staff member's assigned cohorts' sessions. Admins and
     auditors take part in no session."""
-    if user.role in (Role.PATIENT, Role.FACILITATOR, Role.CLINICIAN):
+    if current_role(user) in (Role.PATIENT, Role.FACILITATOR, Role.CLINICIAN):
         return sessions_visible_to(user=user)
     return Session.objects.none()
+
+
+def sessions_read_audit(*, user: User, sessions: Iterable[Session]) -> None:
+    """One read event per patient the shown sessions name (individual and family
+    sessions), so the trail answers who saw that patient N has a session. Group sessions
+    and workshops name nobody and write nothing."""
+    by_patient: dict[int, list[int]] = {}
+    for session in sessions:
+        if session.patient_id is not None:
+            by_patient.setdefault(session.patient_id, []).append(session.pk)
+    audit.record_many(
+        {
+            "action": Action.READ,
+            "actor": user,
+            "object_type": "session",
+            "object_id": ids[0] if len(ids) == 1 else "",
+            "patient": patient_id,
+            "detail": {"sessions": sorted(ids)},
+        }
+        for patient_id, ids in sorted(by_patient.items())
+    )
