@@ -50,7 +50,6 @@ class AuditEventListApi(generics.ListAPIView):
             action=Action.READ,
             actor=request.user,
             object_type="audit_trail",
-            request=request._request,
             detail={"filters": {k: v[:64] for k, v in request.query_params.items()}},
         )
         return response
