@@ -29,6 +29,7 @@ from groups.notes.models import (
 from sessions_app.models import Session
 from sessions_app.selectors import session_get_for_user
 from vioip.accounts.models import User
+from vioip.core.errors import NotVisible, audit_not_visible
 from vioip.core.pagination import PageNumberPagination
 from vioip.core.permissions import IsClinician, IsPatient, IsStaff
 
@@ -300,35 +301,37 @@ def patient_record_payload(view: selectors.NoteView) -> dict[str, Any]:
 
 
 class _NoteApi(APIView):
-    """Role gate for note endpoints. Every refusal (a role that may not use the endpoint, or
-    a rule a service applies, such as "only the author signs") is audited as a denial."""
+    """Role gate for note endpoints. A role that may not use the endpoint, or a rule a
+    service applies (such as "only the author signs"), answers 403 and is audited as a
+    denial, through the same event as a refused lookup. Lookups go through the doors in
+    ``selectors`` (``note_for_user``, ``note_for_write``): a missing or forbidden note
+    raises ``NotVisible``, which the exception handler answers (404) and audits."""
 
     permission_classes = [IsStaff]
     # What a refused caller attempted, by HTTP method, for the denial's audit event.
     audit_actions = {"GET": "read", "POST": "create", "PATCH": "update"}
 
-    def _audit_denial(self, request: Request) -> None:
+    def _audit_refusal(self, request: Request) -> None:
         if request.user is None or not request.user.is_authenticated:
             return
-        if getattr(request, "_note_denial_audited", False):
+        if getattr(request, "_note_refusal_audited", False):
             return
-        request._note_denial_audited = True  # type: ignore[attr-defined]
-        selectors.note_access_denied(
-            user=request.user,
+        request._note_refusal_audited = True  # type: ignore[attr-defined]
+        selectors.note_role_refused(
+            user=_user(request),
             note_id=self.kwargs.get("note_id", ""),
-            request=request._request,
-            action=self.audit_actions.get(request.method or "", "read"),
+            attempted=self.audit_actions.get(request.method or "", "read"),
         )
 
     def permission_denied(
         self, request: Request, message: Any = None, code: Any = None
     ) -> NoReturn:
-        self._audit_denial(request)
+        self._audit_refusal(request)
         super().permission_denied(request, message=message, code=code)
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, PermissionDenied):
-            self._audit_denial(self.request)
+            self._audit_refusal(self.request)
         return super().handle_exception(exc)
 
 
@@ -337,22 +340,24 @@ def _user(request: Request) -> User:
     return cast(User, request.user)
 
 
-def _session_for(*, user: Any, session_id: int | None, field: str = "session") -> Session | None:
+def _session_for(*, user: User, session_id: int | None, field: str = "session") -> Session | None:
     if session_id is None:
         return None
     try:
         return session_get_for_user(user=user, session_id=session_id)
+    except NotVisible as exc:
+        # In a request body an unknown or foreign session is bad input, not a missing
+        # page; the refused lookup is still audited.
+        audit_not_visible(exc, actor=user)
+        raise ValidationError({field: ["No session you can see has this id."]}) from None
     except Http404:
-        # In a request body an unknown or foreign session is bad input, not a missing page.
         raise ValidationError({field: ["No session you can see has this id."]}) from None
 
 
 def _detail_response(
     request: Request, note_id: Any, code: int = status.HTTP_200_OK, *, after_write: bool = True
 ) -> Response:
-    view = selectors.note_get_for_user(
-        user=request.user, note_id=note_id, request=request._request, after_write=after_write
-    )
+    view = selectors.note_for_user(user=_user(request), note_id=note_id, after_write=after_write)
     return Response(NoteOutputSerializer(note_payload(view)).data, status=code)
 
 
@@ -382,15 +387,13 @@ class NoteListCreateApi(_NoteApi):
             date_to=q.get("to"),
         )
         qs = (
-            selectors.notes_visible_to(user=request.user, filters=filters)
+            selectors.notes_visible_to(user=_user(request), filters=filters)
             .only("pk", "occurred_at")
             .order_by("-occurred_at", "-id")
         )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self) or []
-        views = selectors.note_views_for(
-            user=request.user, notes=list(page), request=request._request
-        )
+        views = selectors.note_views_for(user=_user(request), notes=list(page))
         data = NoteOutputSerializer([note_payload(v) for v in views], many=True).data
         return paginator.get_paginated_response(data)
 
@@ -413,7 +416,6 @@ class NoteListCreateApi(_NoteApi):
                 session=session,
                 shared=d["shared"],
                 entries=d["entries"],
-                request=request._request,
             )
         elif kind == NoteKind.PROGRESS:
             note = services.progress_note_create(
@@ -422,7 +424,6 @@ class NoteListCreateApi(_NoteApi):
                 fmt=d["format"],
                 sections=d["sections"],
                 session=_session_for(user=user, session_id=d.get("session")),
-                request=request._request,
             )
         else:
             note = services.psychotherapy_note_create(
@@ -430,7 +431,6 @@ class NoteListCreateApi(_NoteApi):
                 patient_id=d["patient"],
                 text=d["text"],
                 session=_session_for(user=user, session_id=d.get("session")),
-                request=request._request,
             )
         return _detail_response(request, note.pk, status.HTTP_201_CREATED)
 
@@ -444,12 +444,8 @@ class NoteDetailApi(_NoteApi):
     def patch(self, request: Request, note_id: int) -> Response:
         data = NoteUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        note = selectors.note_get_for_write(
-            user=request.user, note_id=note_id, request=request._request, action="update"
-        )
-        services.note_update(
-            note=note, actor=_user(request), changes=data.validated_data, request=request._request
-        )
+        note = selectors.note_for_write(user=_user(request), note_id=note_id, attempted="update")
+        services.note_update(note=note, actor=_user(request), changes=data.validated_data)
         return _detail_response(request, note_id)
 
 
@@ -458,10 +454,8 @@ class NoteSignApi(_NoteApi):
 
     @extend_schema(request=None, responses={200: NoteOutputSerializer})
     def post(self, request: Request, note_id: int) -> Response:
-        note = selectors.note_get_for_write(
-            user=request.user, note_id=note_id, request=request._request, action="sign"
-        )
-        services.note_sign(note=note, actor=_user(request), request=request._request)
+        note = selectors.note_for_write(user=_user(request), note_id=note_id, attempted="sign")
+        services.note_sign(note=note, actor=_user(request))
         return _detail_response(request, note_id)
 
 
@@ -470,10 +464,8 @@ class NoteCosignApi(_NoteApi):
 
     @extend_schema(request=None, responses={200: NoteOutputSerializer})
     def post(self, request: Request, note_id: int) -> Response:
-        note = selectors.note_get_for_write(
-            user=request.user, note_id=note_id, request=request._request, action="cosign"
-        )
-        services.note_cosign(note=note, actor=_user(request), request=request._request)
+        note = selectors.note_for_write(user=_user(request), note_id=note_id, attempted="cosign")
+        services.note_cosign(note=note, actor=_user(request))
         return _detail_response(request, note_id)
 
 
@@ -484,14 +476,11 @@ class NoteAddendumApi(_NoteApi):
     def post(self, request: Request, note_id: int) -> Response:
         data = AddendumInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        note = selectors.note_get_for_write(
-            user=request.user, note_id=note_id, request=request._request, action="amend"
-        )
+        note = selectors.note_for_write(user=_user(request), note_id=note_id, attempted="amend")
         services.addendum_create(
             note=note,
             actor=_user(request),
             text=data.validated_data["text"],
-            request=request._request,
         )
         return _detail_response(request, note_id, status.HTTP_201_CREATED)
 
@@ -508,10 +497,9 @@ class OverdueNotesApi(_NoteApi):
     def get(self, request: Request) -> Response:
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(
-            selectors.overdue_notes_for(user=request.user), request, view=self
+            selectors.overdue_notes_for(user=_user(request)), request, view=self
         )
-        notes = list(page or [])
-        selectors.overdue_notes_audit(user=request.user, notes=notes, request=request._request)
+        notes = selectors.overdue_notes_shown(user=_user(request), notes=page or [])
         data = OverdueNoteSerializer(
             [
                 {
@@ -545,7 +533,6 @@ class EmergencyAccessApi(_NoteApi):
             clinician=_user(request),
             patient_id=data.validated_data["patient"],
             reason=data.validated_data["reason"],
-            request=request._request,
         )
         return Response(
             EmergencyAccessOutputSerializer(
@@ -573,11 +560,9 @@ class MyRecordNotesApi(_NoteApi):
     def get(self, request: Request) -> Response:
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(
-            selectors.patient_record_notes(user=request.user), request, view=self
+            selectors.patient_record_notes(user=_user(request)), request, view=self
         )
-        views = selectors.patient_record_views(
-            user=request.user, notes=list(page or []), request=request._request
-        )
+        views = selectors.patient_record_views(user=_user(request), notes=page or [])
         data = PatientRecordNoteSerializer(
             [patient_record_payload(v) for v in views], many=True
         ).data

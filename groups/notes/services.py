@@ -10,8 +10,7 @@ import re
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
-from django.http import HttpRequest
+from django.db.models import F, Q
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
@@ -26,7 +25,7 @@ from groups.notes.models import (
     NoteStatus,
     RiskLevel,
 )
-from groups.selectors import is_cohort_staff, is_in_care_of, staff_cohort_ids
+from groups.selectors import is_cohort_staff, is_in_care_of, patient_ids_in_care_of
 from sessions_app.attendance.models import AttendanceAdjustment
 from sessions_app.models import Session, SessionKind, SessionStatus
 from sessions_app.rooms.models import AttendanceSegment
@@ -132,23 +131,24 @@ def _entry_patients(note: Note) -> list[int]:
     return sorted(note.entries.values_list("patient_id", flat=True))
 
 
-def _audit(
-    *, action: str, actor: Any, note: Note, request: HttpRequest | None, **detail: Any
-) -> None:
+def _audit(*, action: str, actor: User, note: Note, **detail: Any) -> None:
+    """One event per patient the note concerns (a group note: each patient with an entry;
+    one event without a patient when it has none)."""
     info: dict[str, Any] = {"kind": note.kind, **detail}
-    patient_id = note.patient_id
+    patients: list[int | None] = [note.patient_id]
     if note.kind == NoteKind.GROUP:
         info["patients"] = _entry_patients(note)
-        if len(info["patients"]) == 1:
-            patient_id = info["patients"][0]
-    audit.record(
-        action=action,
-        actor=actor,
-        object_type="note",
-        object_id=note.pk,
-        patient=patient_id,
-        request=request,
-        detail=info,
+        patients = list(info["patients"]) or [None]
+    audit.record_many(
+        {
+            "action": action,
+            "actor": actor,
+            "object_type": "note",
+            "object_id": note.pk,
+            "patient": patient_id,
+            "detail": info,
+        }
+        for patient_id in patients
     )
 
 
@@ -211,7 +211,6 @@ def group_note_create(
     session: Session,
     shared: dict[str, str],
     entries: list[dict[str, Any]],
-    request: HttpRequest | None = None,
 ) -> Note:
     """A group session's note, by its cohort's facilitator or clinician (the caller has
     already checked the session is visible to ``author``)."""
@@ -237,33 +236,40 @@ def group_note_create(
     except IntegrityError:
         raise Conflict("This session already has a group note.") from None
     _replace_entries(note, entries)
-    _audit(action=Action.CREATE, actor=author, note=note, request=request)
+    _audit(action=Action.CREATE, actor=author, note=note)
     return note
 
 
 def _patient_cohort_id(*, author: User, patient_id: int, session: Session | None) -> int:
-    if not is_in_care_of(user=author, patient_id=patient_id, roles=[StaffRole.CLINICIAN]):
+    """The cohort a new note about ``patient_id`` belongs to: one where ``author`` is on the
+    care team as a clinician and the patient is in that care (an active enrollment, or a
+    discharge inside the documentation window: finishing documentation is allowed, nothing
+    after it). Emergency grants never count: they are read-only."""
+    # The enrollments that make the relationship, from its one definition.
+    relationship = patient_ids_in_care_of(user=author, roles=[StaffRole.CLINICIAN]).filter(
+        patient_id=patient_id
+    )
+    if author.role != Role.CLINICIAN or not relationship.exists():
         # Same answer for an unknown patient and one outside the care team.
         raise ValidationError({"patient": ["No patient in your care has this id."]})
     if session is not None:
         if (
             session.patient_id not in (None, patient_id)
-            or not Enrollment.objects.filter(
-                patient_id=patient_id, cohort_id=session.cohort_id
-            ).exists()
+            or not relationship.filter(cohort_id=session.cohort_id).exists()
         ):
             raise ValidationError({"session": ["This session is not one of the patient's."]})
         return session.cohort_id
-    enrollment = (
-        Enrollment.objects.filter(
-            patient_id=patient_id,
-            cohort_id__in=staff_cohort_ids(user=author, roles=[StaffRole.CLINICIAN]),
+    # An active enrollment first ("active" sorts before "discharged"), else the latest
+    # discharge.
+    cohort_id = (
+        relationship.order_by(
+            "status", F("discharged_on").desc(nulls_last=True), "-start_date", "-id"
         )
-        .order_by("status", "-start_date", "-id")  # "active" sorts before "discharged"
+        .values_list("cohort_id", flat=True)
         .first()
     )
-    assert enrollment is not None  # noqa: S101 - is_in_care_of found one
-    return enrollment.cohort_id
+    assert cohort_id is not None  # noqa: S101 - the relationship exists
+    return int(cohort_id)
 
 
 def _patient_note_create(
@@ -272,7 +278,6 @@ def _patient_note_create(
     author: User,
     patient_id: int,
     session: Session | None,
-    request: HttpRequest | None,
     **content: Any,
 ) -> Note:
     if author.role != Role.CLINICIAN:
@@ -287,7 +292,7 @@ def _patient_note_create(
         occurred_at=session.starts_at if session else timezone.now(),
         **content,
     )
-    _audit(action=Action.CREATE, actor=author, note=note, request=request)
+    _audit(action=Action.CREATE, actor=author, note=note)
     return note
 
 
@@ -299,7 +304,6 @@ def progress_note_create(
     fmt: str,
     sections: dict[str, Any],
     session: Session | None = None,
-    request: HttpRequest | None = None,
 ) -> Note:
     clean = _validate_sections(fmt=fmt, sections=sections)
     return _patient_note_create(
@@ -307,7 +311,6 @@ def progress_note_create(
         author=author,
         patient_id=patient_id,
         session=session,
-        request=request,
         format=fmt,
         sections=json.dumps(clean),
     )
@@ -320,7 +323,6 @@ def psychotherapy_note_create(
     patient_id: int,
     text: str,
     session: Session | None = None,
-    request: HttpRequest | None = None,
 ) -> Note:
     if not text.strip():
         raise ValidationError({"text": ["This field may not be blank."]})
@@ -329,7 +331,6 @@ def psychotherapy_note_create(
         author=author,
         patient_id=patient_id,
         session=session,
-        request=request,
         text=text,
     )
 
@@ -352,9 +353,7 @@ def _require_draft(note: Note) -> None:
 
 
 @transaction.atomic
-def note_update(
-    *, note: Note, actor: User, changes: dict[str, Any], request: HttpRequest | None = None
-) -> Note:
+def note_update(*, note: Note, actor: User, changes: dict[str, Any]) -> Note:
     """Edit a draft (found by ``note_get_for_write``). Group notes take ``shared``
     (partial) and ``entries`` (the whole list); progress notes ``format`` and ``sections``
     (the whole set); psychotherapy notes ``text``. Anything else is refused."""
@@ -393,12 +392,12 @@ def note_update(
         note.text = changes["text"]
         fields.append("text")
     note.save(update_fields=[*fields, "updated_at"])
-    _audit(action=Action.UPDATE, actor=actor, note=note, request=request, changed=sorted(changes))
+    _audit(action=Action.UPDATE, actor=actor, note=note, changed=sorted(changes))
     return note
 
 
 @transaction.atomic
-def note_sign(*, note: Note, actor: User, request: HttpRequest | None = None) -> Note:
+def note_sign(*, note: Note, actor: User) -> Note:
     """Sign a draft: by its author only. The stored hash covers the content and signature."""
     note = _locked(note)
     if note.author_id != actor.pk:
@@ -413,12 +412,12 @@ def note_sign(*, note: Note, actor: User, request: HttpRequest | None = None) ->
     note.signed_at = timezone.now()
     note.content_hash = note_content_hash(note)
     note.save(update_fields=["status", "signed_by", "signed_at", "content_hash", "updated_at"])
-    _audit(action=Action.SIGN, actor=actor, note=note, request=request)
+    _audit(action=Action.SIGN, actor=actor, note=note)
     return note
 
 
 @transaction.atomic
-def note_cosign(*, note: Note, actor: User, request: HttpRequest | None = None) -> Note:
+def note_cosign(*, note: Note, actor: User) -> Note:
     """A clinician of the note's cohort countersigns a facilitator's signed note."""
     note = _locked(note)
     if actor.role != Role.CLINICIAN or not is_cohort_staff(
@@ -434,14 +433,12 @@ def note_cosign(*, note: Note, actor: User, request: HttpRequest | None = None) 
     note.cosigned_by = actor
     note.cosigned_at = timezone.now()
     note.save(update_fields=["cosigned_by", "cosigned_at", "updated_at"])
-    _audit(action=Action.COSIGN, actor=actor, note=note, request=request)
+    _audit(action=Action.COSIGN, actor=actor, note=note)
     return note
 
 
 @transaction.atomic
-def addendum_create(
-    *, note: Note, actor: User, text: str, request: HttpRequest | None = None
-) -> Addendum:
+def addendum_create(*, note: Note, actor: User, text: str) -> Addendum:
     """Correct a signed note: the addendum is signed as it is written and kept in order."""
     note = _locked(note)
     if note.status != NoteStatus.SIGNED:
@@ -460,7 +457,7 @@ def addendum_create(
         }
     )
     addendum.save(force_insert=True)
-    _audit(action=Action.AMEND, actor=actor, note=note, request=request, addendum=addendum.pk)
+    _audit(action=Action.AMEND, actor=actor, note=note, addendum=addendum.pk)
     return addendum
 
 
@@ -469,7 +466,7 @@ def addendum_create(
 
 @transaction.atomic
 def emergency_access_grant(
-    *, clinician: User, patient_id: int, reason: str, request: HttpRequest | None = None
+    *, clinician: User, patient_id: int, reason: str
 ) -> EmergencyAccessGrant:
     """Let a clinician outside the care team read one patient's notes (not psychotherapy
     notes) for ``EMERGENCY_ACCESS_MINUTES``. The reason is kept encrypted; the audit event
@@ -501,7 +498,6 @@ def emergency_access_grant(
         object_type="emergency_access_grant",
         object_id=grant.pk,
         patient=patient_id,
-        request=request,
         detail={"grant": grant.pk, "expires_at": grant.expires_at.isoformat()},
     )
     return grant
