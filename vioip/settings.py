@@ -7,6 +7,7 @@ files under ``var/`` (never committed).
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: forwarded headers from a peer that is not a trusted proxy are dropped before
+    # anything (the HTTPS redirect, the audit context) reads them.
+    "vioip.core.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "vioip.core.middleware.RequestIdMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -174,9 +178,17 @@ if len(AUDIT_KEY) < 32:
 # --- Authentication -------------------------------------------------------------------------
 TOKEN_IDLE_MINUTES = env_int("VIOIP_TOKEN_IDLE_MINUTES", 15, minimum=1)
 TOKEN_MAX_HOURS = env_int("VIOIP_TOKEN_MAX_HOURS", 12, minimum=1)
-LOGIN_FAILURES_PER_USERNAME = env_int("VIOIP_LOGIN_FAILURES_PER_USERNAME", 5, minimum=1)
-LOGIN_FAILURES_PER_ADDRESS = env_int("VIOIP_LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
+# Login throttling (vioip/accounts/throttle.py). Tight limits per (username, address) and
+# per address in a window; per username (any address) only growing, capped delays, so
+# nobody can lock another person out for long.
 LOGIN_FAILURE_WINDOW_MINUTES = env_int("VIOIP_LOGIN_FAILURE_WINDOW_MINUTES", 15, minimum=1)
+LOGIN_FAILURES_PER_USERNAME_AND_ADDRESS = env_int(
+    "VIOIP_LOGIN_FAILURES_PER_USERNAME_AND_ADDRESS", 5, minimum=1
+)
+LOGIN_FAILURES_PER_ADDRESS = env_int("VIOIP_LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
+LOGIN_FAILURES_PER_USERNAME = env_int("VIOIP_LOGIN_FAILURES_PER_USERNAME", 10, minimum=1)
+LOGIN_USERNAME_DELAY_SECONDS = env_int("VIOIP_LOGIN_USERNAME_DELAY_SECONDS", 1, minimum=1)
+LOGIN_USERNAME_DELAY_MAX_SECONDS = env_int("VIOIP_LOGIN_USERNAME_DELAY_MAX_SECONDS", 60, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -190,7 +202,25 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- HTTP security ---------------------------------------------------------------------------
 SECURE_SSL_REDIRECT = env_bool("VIOIP_SSL_REDIRECT", not DEBUG)
+# Believed only from a trusted proxy: TrustedProxyMiddleware drops it from anyone else.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+
+def _trusted_proxies() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks = []
+    for value in env_list("VIOIP_TRUSTED_PROXIES", []):
+        try:
+            networks.append(ipaddress.ip_network(value))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"VIOIP_TRUSTED_PROXIES holds {value!r}, which is not an address or a CIDR "
+                "network (e.g. 10.0.0.0/8, 192.0.2.7, fd00::/8)."
+            ) from exc
+    return networks
+
+
+# Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (default: none).
+TRUSTED_PROXIES = _trusted_proxies()
 SECURE_HSTS_SECONDS = 0 if DEBUG else env_int("VIOIP_HSTS_SECONDS", 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG

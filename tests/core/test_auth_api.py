@@ -1,8 +1,10 @@
 import datetime as dt
+from unittest.mock import patch
 
 import pytest
 import time_machine
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from tests.factories import PASSWORD, UserFactory
 from vioip.audit.models import AuditEvent
@@ -66,16 +68,21 @@ def test_missing_fields_are_field_errors(api):
     assert "password" in response.json()["fields"]
 
 
-def test_repeated_failures_for_one_username_are_throttled_and_audited(api, settings):
+def test_repeated_failures_for_one_username_from_one_address_are_throttled(api, settings):
     UserFactory(username="maria")
-    for _ in range(settings.LOGIN_FAILURES_PER_USERNAME):
+    for _ in range(settings.LOGIN_FAILURES_PER_USERNAME_AND_ADDRESS):
         assert login(api, "maria", "wrong-password").status_code == 401
-    # Even the right password is refused while throttled.
-    assert login(api, "maria").status_code == 429
+    # Even the right password is refused from that address, with when to come back.
+    refused = login(api, "maria")
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "throttled"
+    assert 0 < int(refused["Retry-After"]) <= settings.LOGIN_FAILURE_WINDOW_MINUTES * 60
     assert AuditEvent.objects.filter(action="login_failed").count() == (
-        settings.LOGIN_FAILURES_PER_USERNAME
+        settings.LOGIN_FAILURES_PER_USERNAME_AND_ADDRESS
     )
     assert AuditEvent.objects.filter(action="login_throttled", outcome="denied").count() == 1
+    # The owner, from their own address, is not locked out by someone else's guesses.
+    assert login(api, "maria", REMOTE_ADDR="10.0.0.9").status_code == 200
 
 
 def test_repeated_failures_from_one_address_are_throttled(api, settings):
@@ -97,6 +104,31 @@ def test_logins_and_failures_are_audited_without_passwords(api):
     assert ok.actor_id == user.pk and ok.outcome == "allowed" and ok.client_address
     assert failed.outcome == "denied"
     assert "wrong-password-123" not in str(failed.detail)
+
+
+def test_logout_everywhere_revokes_every_token_of_the_caller_only(api, client_for):
+    maria = UserFactory(username="maria")
+    other = UserFactory(username="other")
+    phone, laptop = APIClient(), APIClient()
+    for client in (phone, laptop):
+        token = login(client, "maria").json()["token"]
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    bystander = client_for(other)
+    with patch("vioip.accounts.services.access_changed") as access_changed:
+        assert phone.post("/api/auth/logout-everywhere/").status_code == 204
+    access_changed.assert_called_once_with(user_ids=[maria.pk], reason="logout_everywhere")
+    assert phone.get("/api/auth/me/").status_code == 401
+    assert laptop.get("/api/auth/me/").status_code == 401
+    assert bystander.get("/api/auth/me/").status_code == 200
+    event = AuditEvent.objects.get(action="logout")
+    assert event.actor_id == maria.pk
+    assert event.detail["everywhere"] is True
+
+
+def test_logout_everywhere_needs_a_token(api):
+    response = api.post("/api/auth/logout-everywhere/")
+    assert response.status_code == 401
+    assert not AuditEvent.objects.filter(action="logout").exists()
 
 
 def test_token_expires_after_idle_period(api, settings):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -47,6 +47,11 @@ class MeSerializer(serializers.ModelSerializer):
         fields = ["id", "username", "role", "first_name", "last_name", "email", "display_name"]
 
 
+ErrorOutput = inline_serializer(
+    "AuthError", {"code": serializers.CharField(), "detail": serializers.CharField()}
+)
+
+
 class LoginInputSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, style={"input_type": "password"})
@@ -67,7 +72,18 @@ class LoginApi(APIView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=LoginInputSerializer, responses={200: LoginOutput})
+    @extend_schema(
+        request=LoginInputSerializer,
+        responses={
+            200: LoginOutput,
+            400: ErrorOutput,
+            401: ErrorOutput,
+            429: OpenApiResponse(
+                ErrorOutput,
+                description="Too many failed logins: try again after `Retry-After` seconds.",
+            ),
+        },
+    )
     def post(self, request: Request) -> Response:
         data = LoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -75,12 +91,17 @@ class LoginApi(APIView):
             result = services.login(
                 username=data.validated_data["username"],
                 password=data.validated_data["password"],
-                request=request._request,
             )
-        except services.LoginThrottled:
+        except services.LoginThrottled as throttled:
             return Response(
-                {"code": "throttled", "detail": "Too many failed logins. Try again later."},
+                {
+                    "code": "throttled",
+                    "detail": (
+                        f"Too many failed logins. Try again in {throttled.retry_after} seconds."
+                    ),
+                },
                 status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(throttled.retry_after)},
             )
         except services.LoginFailed:
             return Response(
@@ -104,7 +125,18 @@ class LogoutApi(APIView):
     def post(self, request: Request) -> Response:
         if not isinstance(request.auth, AuthToken):
             return Response(status=status.HTTP_401_UNAUTHORIZED)
-        services.logout(token=request.auth, request=request._request)
+        services.logout(token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutEverywhereApi(APIView):
+    """End every session of the caller: all their tokens (this one too) and their open
+    room sockets, on every process."""
+
+    @extend_schema(request=None, responses={204: None, 401: ErrorOutput})
+    def post(self, request: Request) -> Response:
+        assert isinstance(request.user, User)  # noqa: S101 - authenticated by default
+        services.logout_everywhere(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -133,7 +165,7 @@ class UserViewSet(
         password = data.pop("password")
         assert isinstance(self.request.user, User)  # noqa: S101 - IsAdmin ran first
         serializer.instance = services.user_create(
-            actor=self.request.user, request=self.request._request, password=password, **data
+            actor=self.request.user, password=password, **data
         )
 
     def perform_update(self, serializer: UserSerializer) -> None:  # type: ignore[override]
@@ -144,7 +176,6 @@ class UserViewSet(
         serializer.instance = services.user_update(
             actor=self.request.user,
             user=serializer.instance,
-            request=self.request._request,
             password=password,
             **data,
         )

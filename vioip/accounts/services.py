@@ -5,51 +5,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest
 
-from vioip.accounts import hooks
+from vioip.accounts import hooks, throttle
 from vioip.accounts.models import AuthToken, Role, User
 from vioip.accounts.tokens import IssuedToken, token_issue, token_revoke, tokens_revoke_for_user
+from vioip.audit import noise
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
-from vioip.core.middleware import client_address
+from vioip.core.middleware import current_client_address
 from vioip.core.revocation import access_changed
 
 
 class LoginThrottled(Exception):
-    pass
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("login throttled")
+        self.retry_after = retry_after
 
 
 class LoginFailed(Exception):
     pass
-
-
-def _failure_keys(username: str, address: str) -> tuple[str, str]:
-    return (f"login-fail:user:{username.lower()[:150]}", f"login-fail:addr:{address}")
-
-
-def _failures_exceeded(username: str, address: str) -> bool:
-    user_key, addr_key = _failure_keys(username, address)
-    return (cache.get(user_key, 0) >= settings.LOGIN_FAILURES_PER_USERNAME) or (
-        cache.get(addr_key, 0) >= settings.LOGIN_FAILURES_PER_ADDRESS
-    )
-
-
-def _count_failure(username: str, address: str) -> None:
-    window = settings.LOGIN_FAILURE_WINDOW_MINUTES * 60
-    for key in _failure_keys(username, address):
-        # add() is atomic; incr() then counts on every process sharing the cache.
-        cache.add(key, 0, timeout=window)
-        try:
-            cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, timeout=window)
 
 
 @dataclass(frozen=True)
@@ -58,48 +36,90 @@ class LoginResult:
     issued: IssuedToken
 
 
-def login(*, username: str, password: str, request: HttpRequest) -> LoginResult:
+def login(*, username: str, password: str, client_address: str | None = None) -> LoginResult:
     """Check credentials and issue a token.
 
-    Failures are counted per username and per address; past the limit every attempt is
-    refused with ``LoginThrottled`` (even a right password) until the window passes.
-    Every outcome is audited.
+    ``client_address`` defaults to the audit context's. A throttled attempt
+    (``vioip.accounts.throttle``) raises ``LoginThrottled`` without the password being
+    checked. Every outcome is audited: success and the failures of a known account per
+    attempt, naming that account (never the typed text); the failures under names that
+    match no account, and throttled attempts, coalesced per address and minute with the
+    name as a keyed digest (``vioip.audit.noise``).
     """
-    address = client_address(request)
+    address = current_client_address.get() if client_address is None else client_address
     known = User.objects.filter(username=username).first()
-    if _failures_exceeded(username, address):
-        audit.record(
+    refusal = throttle.check(username=username, address=address)
+    if refusal is not None:
+        noise.unauthenticated_failure(
             action=Action.LOGIN_THROTTLED,
+            client_address=address,
+            object_type="user",
+            object_id=known.pk if known else "",
             actor=known,
-            outcome=Outcome.DENIED,
-            request=request,
-            detail={"username": username[:150]},
+            detail={
+                "limit": refusal.scope,
+                "retry_after": refusal.retry_after,
+                **({} if known else {"username_digest": noise.typed_text_digest(username)}),
+            },
         )
-        raise LoginThrottled
-    user = authenticate(request, username=username, password=password)
-    if user is None:
-        _count_failure(username, address)
-        audit.record(
-            action=Action.LOGIN_FAILED,
-            actor=known,
-            outcome=Outcome.DENIED,
-            request=request,
-            detail={"username": username[:150]},
-        )
+        raise LoginThrottled(refusal.retry_after)
+    user = authenticate(None, username=username, password=password)
+    if user is None or not isinstance(user, User):
+        throttle.count_failure(username=username, address=address)
+        if known is not None:
+            audit.record(
+                action=Action.LOGIN_FAILED,
+                actor=known,
+                outcome=Outcome.DENIED,
+                object_type="user",
+                object_id=known.pk,
+                client_address=address,
+            )
+        else:
+            noise.unauthenticated_failure(
+                action=Action.LOGIN_FAILED,
+                client_address=address,
+                object_type="user",
+                detail={"username_digest": noise.typed_text_digest(username)},
+            )
         raise LoginFailed
-    if not isinstance(user, User):  # another backend answered; vioip has only its own
-        raise LoginFailed
+    throttle.clear_after_success(username=username, address=address)
     with transaction.atomic():
         issued = token_issue(user=user)
-        audit.record(action=Action.LOGIN, actor=user, request=request)
+        audit.record(action=Action.LOGIN, actor=user, client_address=address)
     return LoginResult(user=user, issued=issued)
 
 
 @transaction.atomic
-def logout(*, token: AuthToken, request: HttpRequest) -> None:
+def logout(*, token: AuthToken) -> None:
     token_revoke(token=token)
     access_changed(user_ids=[token.user_id], reason="logout")
-    audit.record(action=Action.LOGOUT, actor=token.user, request=request)
+    audit.record(action=Action.LOGOUT, actor=token.user)
+
+
+@transaction.atomic
+def logout_everywhere(*, user: User) -> int:
+    """End every session of ``user``: all their tokens, and (through ``access_changed``)
+    their open room sockets on every process. Returns how many tokens were revoked."""
+    revoked = tokens_revoke_for_user(user=user)
+    access_changed(user_ids=[user.pk], reason="logout_everywhere")
+    audit.record(action=Action.LOGOUT, actor=user, detail={"everywhere": True, "tokens": revoked})
+    return revoked
+
+
+def user_unlock(*, username: str) -> User:
+    """Clear the login throttling counters of ``username`` (every address), audited with
+    no actor (it is run from the command line). Raises ``User.DoesNotExist``."""
+    user = User.objects.get(username=username)
+    throttle.unlock(username=username)
+    audit.record(
+        action=Action.UPDATE,
+        actor=None,
+        object_type="user",
+        object_id=user.pk,
+        detail={"change": "unlock"},
+    )
+    return user
 
 
 def _check_password(password: str, user: User) -> None:
@@ -110,7 +130,7 @@ def _check_password(password: str, user: User) -> None:
 
 
 @transaction.atomic
-def user_create(*, actor: User, request: HttpRequest | None, password: str, **fields: Any) -> User:
+def user_create(*, actor: User, password: str, **fields: Any) -> User:
     user = User(**fields)
     _check_password(password, user)
     user.set_password(password)
@@ -120,7 +140,6 @@ def user_create(*, actor: User, request: HttpRequest | None, password: str, **fi
         actor=actor,
         object_type="user",
         object_id=user.pk,
-        request=request,
         detail={"role": user.role},
     )
     return user
@@ -131,7 +150,6 @@ def user_update(
     *,
     actor: User,
     user: User,
-    request: HttpRequest | None,
     password: str | None = None,
     **fields: Any,
 ) -> User:
@@ -164,7 +182,6 @@ def user_update(
         actor=actor,
         object_type="user",
         object_id=user.pk,
-        request=request,
         detail={"fields": sorted(changed), **({"role": user.role} if "role" in changed else {})},
     )
     return user
