@@ -11,18 +11,18 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import generics, serializers
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotAuthenticated, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from groups.selectors import is_cohort_staff
-from sessions_app.models import Session
+from sessions_app.models import PATIENT_KINDS, Session
 from sessions_app.rooms import selectors, services
 from sessions_app.rooms.models import ChatMessage
-from sessions_app.selectors import session_get_for_user
+from sessions_app.selectors import session_for_user
+from vioip.accounts.models import AuthToken, Role, User
 from vioip.audit import services as audit
-from vioip.audit.models import Action, Outcome
+from vioip.audit.models import Action
 from vioip.core.permissions import IsProgramMember
 
 TicketOutput = inline_serializer(
@@ -39,8 +39,16 @@ class TicketApi(APIView):
         summary="A one-time ticket to open the session's room WebSocket (valid 30 s).",
     )
     def post(self, request: Request, session_id: int) -> Response:
-        session = session_get_for_user(user=request.user, session_id=session_id)
-        issued = services.ticket_issue(user=request.user, session=session)  # type: ignore[arg-type]
+        session = session_for_user(user=request.user, session_id=session_id)  # type: ignore[arg-type]
+        token = request.auth
+        if not isinstance(token, AuthToken):
+            # A ticket is bound to the bearer token that asks for it; nothing else has one.
+            raise NotAuthenticated
+        issued = services.ticket_issue(
+            user=request.user,  # type: ignore[arg-type]
+            session=session,
+            token=token,
+        )
         return Response({"ticket": issued.raw, "expires_in": issued.expires_in}, status=201)
 
 
@@ -61,21 +69,30 @@ class MessageSerializer(serializers.ModelSerializer):
         return message.text
 
 
-def _session_for_staff(request: Request, session_id: int, object_type: str) -> Session:
-    """The session if the caller is on its care team: 404 if they cannot see it at all,
-    403 (audited) if they can see it but not this record."""
-    session = session_get_for_user(user=request.user, session_id=session_id)
-    if not is_cohort_staff(user=request.user, cohort_id=session.cohort_id):
-        audit.record(
-            action=Action.READ,
-            actor=request.user,
-            outcome=Outcome.DENIED,
-            object_type=object_type,
-            object_id=session.pk,
-            request=request._request,
-        )
-        raise PermissionDenied("Only the session's care team can read this.")
-    return session
+def _read_per_patient(
+    *,
+    actor: User,
+    session: Session,
+    object_type: str,
+    patient_ids: set[int],
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """One audit event per patient the read showed (and the session's own patient, for
+    individual and family sessions), so the patient's audit lists it; one event without a
+    patient when it showed none."""
+    if session.kind in PATIENT_KINDS and session.patient_id:
+        patient_ids = patient_ids | {session.patient_id}
+    audit.record_many(
+        {
+            "action": Action.READ,
+            "actor": actor,
+            "object_type": object_type,
+            "object_id": session.pk,
+            "patient": patient,
+            "detail": detail or {},
+        }
+        for patient in (sorted(patient_ids) or [None])
+    )
 
 
 class MessageListApi(generics.ListAPIView):
@@ -89,26 +106,36 @@ class MessageListApi(generics.ListAPIView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
+    session: Session | None = None
+    after_seq = 0
+
     def get_queryset(self) -> QuerySet[ChatMessage]:
         if getattr(self, "swagger_fake_view", False):
             return ChatMessage.objects.none()
-        user = self.request.user
-        session = _session_for_staff(self.request, self.kwargs["session_id"], "chat_transcript")
-        messages = selectors.transcript_for_staff(session=session, user=user)
-        if messages is None:
-            raise PermissionDenied("Only the session's care team can read this.")
+        self.session = selectors.staff_session_for_user(
+            user=self.request.user,  # type: ignore[arg-type]
+            session_id=self.kwargs["session_id"],
+            object_type="chat_transcript",
+        )
         after = self.request.query_params.get("after_seq", "0")
         if not after.isdigit():
             raise ValidationError({"after_seq": ["A whole number ≥ 0."]})
-        audit.record(
-            action=Action.READ,
-            actor=user,
-            object_type="chat_transcript",
-            object_id=session.pk,
-            request=self.request._request,
-            detail={"after_seq": int(after)},
-        )
-        return messages.filter(seq__gt=int(after))
+        self.after_seq = int(after)
+        return selectors.transcript_of(session=self.session).filter(seq__gt=self.after_seq)
+
+    def paginate_queryset(self, queryset: Any) -> list[ChatMessage] | None:
+        page = super().paginate_queryset(queryset)
+        if self.session is not None:
+            # One event per patient whose messages are on this page.
+            shown = page if page is not None else list(queryset)
+            _read_per_patient(
+                actor=self.request.user,  # type: ignore[arg-type]
+                session=self.session,
+                object_type="chat_transcript",
+                patient_ids={m.sender_id for m in shown if m.sender.role == Role.PATIENT},
+                detail={"after_seq": self.after_seq},
+            )
+        return page
 
 
 class AttendanceRowSerializer(serializers.Serializer):
@@ -131,15 +158,18 @@ class AttendanceApi(APIView):
         summary="Attendance per expected patient, for the session's care team.",
     )
     def get(self, request: Request, session_id: int) -> Response:
-        session = _session_for_staff(request, session_id, "attendance")
+        session = selectors.staff_session_for_user(
+            user=request.user,  # type: ignore[arg-type]
+            session_id=session_id,
+            object_type="attendance",
+        )
         # Whoever's presence has run out leaves before the report is read.
         services.room_sweep(session_id=session.pk)
         rows = selectors.attendance_for_session(session=session)
-        audit.record(
-            action=Action.READ,
-            actor=request.user,
+        _read_per_patient(
+            actor=request.user,  # type: ignore[arg-type]
+            session=session,
             object_type="attendance",
-            object_id=session.pk,
-            request=request._request,
+            patient_ids={row.user_id for row in rows},
         )
         return Response(AttendanceRowSerializer(rows, many=True).data)

@@ -8,12 +8,14 @@ services broadcast after commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import json
 import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -23,8 +25,15 @@ from django.conf import settings
 
 from sessions_app.rooms import fanout, heartbeat, notify, selectors, services, watchdog
 from sessions_app.rooms.models import ParticipantState
+from vioip.audit import noise
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
+from vioip.core.middleware import (
+    client_address_for_scope,
+    current_client_address,
+    current_request_id,
+)
+from vioip.core.revocation import access_group
 
 logger = logging.getLogger("vioip.rooms")
 
@@ -103,14 +112,23 @@ def _sweep_later(session_id: int, delay: float) -> None:
             # One line, no traceback: tracebacks can carry frame locals with PHI.
             logger.error("room sweep failed session=%s error=%s", session_id, type(exc).__name__)
 
-    task = asyncio.get_running_loop().create_task(sweep())
+    # A fresh context: the sweep is the room's, not the audit context of the socket that
+    # happened to schedule it.
+    task = asyncio.get_running_loop().create_task(sweep(), context=contextvars.Context())
     _pending_sweeps.add(task)
     task.add_done_callback(_pending_sweeps.discard)
 
 
 class RoomConsumer(AsyncJsonWebsocketConsumer):
     user: Any = None
+    # The bearer token the socket's ticket was bound to: the socket lives as long as it.
+    token_id: int | None = None
     session_id: int = 0
+    # The audit context of this connection (set for its own task; see ``_audit_context``).
+    client_address: str = ""
+    request_id: str = ""
+    # The socket's access ended (credential or relationship): no grace window at close.
+    access_ended: bool = False
     is_staff: bool = False
     state: str = ParticipantState.WAITING
     entered: bool = False
@@ -142,21 +160,23 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         self._find_transport()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         raw = (query.get("ticket") or [""])[0]
-        client = self.scope.get("client") or ("", 0)
-        self.client_address = str(client[0] or "")
+        # The audit context of every database call this connection's task makes: context
+        # variables set here reach the room threads (``notify.room_db`` copies the context).
+        self.client_address = client_address_for_scope(self.scope)
+        self.request_id = uuid.uuid4().hex
+        current_client_address.set(self.client_address)
+        current_request_id.set(self.request_id)
         # Custom close codes need an accepted socket; nothing is sent before the checks.
         await self.accept()
-        user = await notify.room_db(services.ticket_redeem)(raw=raw, session_id=self.session_id)
-        if user is None:
+        bearer = await notify.room_db(services.ticket_redeem)(raw=raw, session_id=self.session_id)
+        if bearer is None:
             await notify.room_db(self._audit_bad_ticket)()
             await self.close(code=services.CLOSE_TICKET)
             return
+        user = bearer.user
         try:
             participant = await notify.room_db(services.room_enter)(
-                session_id=self.session_id,
-                user=user,
-                conn=self.channel_name,
-                client_address=self.client_address,
+                session_id=self.session_id, user=user, conn=self.channel_name
             )
         except services.Refused as refused:
             await self.close(code=refused.code)
@@ -170,6 +190,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_TRY_LATER)
             return
         self.user = user
+        self.token_id = bearer.token_id
         self.is_staff = participant.is_staff
         self.state = participant.state
         self.entered = True
@@ -180,6 +201,8 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_add(
                 notify.user_group(self.session_id, user.pk), self.channel_name
             )
+            # Whatever ends this user's access (vioip.core.revocation) reaches this socket.
+            await self.channel_layer.group_add(access_group(user.pk), self.channel_name)
         except Exception as exc:
             logger.warning(
                 "room subscribe failed session=%s error=%s", self.session_id, type(exc).__name__
@@ -200,13 +223,66 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=watchdog.CLOSE_LAYER_RESET)
 
     def _audit_bad_ticket(self) -> None:
+        # Nobody is identified yet: counted per address, at most one event a minute.
+        noise.unauthenticated_failure(
+            action=Action.ROOM_DENIED,
+            client_address=self.client_address,
+            object_type="session",
+            object_id=self.session_id,
+            detail={"reason": "ticket", "close_code": services.CLOSE_TICKET},
+        )
+
+    @contextlib.contextmanager
+    def _audit_context(self) -> Iterator[None]:
+        """This connection's audit context, for calls made from another task (the
+        process's heartbeat)."""
+        address = current_client_address.set(self.client_address)
+        request_id = current_request_id.set(self.request_id)
+        try:
+            yield
+        finally:
+            current_request_id.reset(request_id)
+            current_client_address.reset(address)
+
+    # --- Access ----------------------------------------------------------------------------
+
+    async def access_changed(self, event: dict[str, Any]) -> None:
+        """``access.changed`` (vioip.core.revocation): something took access away from
+        this socket's user somewhere. Re-check against the database; close if it is gone."""
+        if not self.entered:
+            return
+        code = await notify.room_db(selectors.socket_access)(
+            session_id=self.session_id, user_id=self.user.pk, token_id=self.token_id
+        )
+        if code is not None:
+            await self._close_for_access(code)
+
+    async def _close_for_access(self, code: int) -> None:
+        """Close with 4401 (the credential ended) or 4403 (the relationship ended). The
+        person leaves at once (no grace window: there is nothing to come back to)."""
+        if not self.entered or self.access_ended:
+            return
+        self.access_ended = True
+        await self.close(code=code)
+        try:
+            with self._audit_context():
+                await notify.room_db(self._audit_access_ended)(code)
+        except Exception as exc:
+            logger.error(
+                "room access close not audited session=%s error=%s",
+                self.session_id,
+                type(exc).__name__,
+            )
+
+    def _audit_access_ended(self, code: int) -> None:
         audit.record(
             action=Action.ROOM_DENIED,
+            actor=self.user,
             outcome=Outcome.DENIED,
             object_type="session",
             object_id=self.session_id,
-            client_address=self.client_address,
-            detail={"reason": "ticket", "close_code": services.CLOSE_TICKET},
+            patient=self.user if not self.is_staff else None,
+            detail={"reason": "access_ended", "close_code": code},
         )
 
     async def disconnect(self, code: int) -> None:
@@ -220,6 +296,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(
                 notify.user_group(self.session_id, self.user.pk), self.channel_name
             )
+            await self.channel_layer.group_discard(access_group(self.user.pk), self.channel_name)
         except Exception as exc:
             # The layer may be down or just reset; leaving the room must still be recorded.
             logger.warning("room group discard failed error=%s", type(exc).__name__)
@@ -228,6 +305,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             user_id=self.user.pk,
             conn=self.channel_name,
             final=self.closed_by_room,
+            grace=not self.access_ended,
         )
         if released.leave_at is not None:
             await notify.room_db(services.room_leave)(
@@ -240,7 +318,9 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         """What this process's heartbeat (``heartbeat``) learnt about this socket."""
         if not self.entered:
             return
-        if beat.close_code is not None:
+        if beat.access_ended and beat.close_code is not None:
+            await self._close_for_access(beat.close_code)
+        elif beat.close_code is not None:
             await self._close_by_room(beat.close_code)
         elif beat.state != self.state:
             await self.send_room_state()
@@ -281,6 +361,11 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
                 self, "frame_" + CLIENT_FRAMES[frame_type]
             )
             await handler(content)
+        except selectors.AccessEnded as ended:
+            await self.send_error(
+                "access_ended", "Your access to this room has ended.", content_ref(text_data)
+            )
+            await self._close_for_access(ended.close_code)
         except BadFrame as bad:
             await self._bad_frame(bad, text_data)
         except services.RoomError as refused:
@@ -351,7 +436,11 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             raise BadFrame("invalid", "'text' is too long.")
         try:
             sent = await notify.room_db(services.chat_send)(
-                session_id=self.session_id, user=self.user, client_id=client_id, text=text
+                session_id=self.session_id,
+                user=self.user,
+                token_id=self.token_id,
+                client_id=client_id,
+                text=text,
             )
         except notify.BroadcastFailed as failed:
             # Stored, so acknowledged: the sender gets it now; the room recovers it from
@@ -365,7 +454,10 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     async def frame_chat_history(self, content: dict[str, Any]) -> None:
         after_seq = _int_field(content, "after_seq")
         messages, has_more = await notify.room_db(selectors.chat_after)(
-            session_id=self.session_id, after_seq=after_seq
+            session_id=self.session_id,
+            after_seq=after_seq,
+            user_id=self.user.pk,
+            token_id=self.token_id,
         )
         await self.send_json(
             {
@@ -377,23 +469,27 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     async def frame_hand_raise(self, content: dict[str, Any]) -> None:
         await notify.room_db(services.hand_set)(
-            session_id=self.session_id, user=self.user, raised=True
+            session_id=self.session_id, user=self.user, token_id=self.token_id, raised=True
         )
 
     async def frame_hand_lower(self, content: dict[str, Any]) -> None:
         await notify.room_db(services.hand_set)(
-            session_id=self.session_id, user=self.user, raised=False
+            session_id=self.session_id, user=self.user, token_id=self.token_id, raised=False
         )
 
     async def frame_waiting_admit(self, content: dict[str, Any]) -> None:
         await notify.room_db(services.participant_admit)(
-            session_id=self.session_id, actor=self.user, user_id=_int_field(content, "user_id")
+            session_id=self.session_id,
+            actor=self.user,
+            token_id=self.token_id,
+            user_id=_int_field(content, "user_id"),
         )
 
     async def frame_participant_mute(self, content: dict[str, Any]) -> None:
         await notify.room_db(services.participant_set_muted)(
             session_id=self.session_id,
             actor=self.user,
+            token_id=self.token_id,
             user_id=_int_field(content, "user_id"),
             muted=True,
         )
@@ -402,37 +498,49 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         await notify.room_db(services.participant_set_muted)(
             session_id=self.session_id,
             actor=self.user,
+            token_id=self.token_id,
             user_id=_int_field(content, "user_id"),
             muted=False,
         )
 
     async def frame_participant_remove(self, content: dict[str, Any]) -> None:
         await notify.room_db(services.participant_remove)(
-            session_id=self.session_id, actor=self.user, user_id=_int_field(content, "user_id")
+            session_id=self.session_id,
+            actor=self.user,
+            token_id=self.token_id,
+            user_id=_int_field(content, "user_id"),
         )
 
     async def frame_participant_step_out(self, content: dict[str, Any]) -> None:
         await notify.room_db(services.participant_step_out)(
-            session_id=self.session_id, actor=self.user, user_id=_int_field(content, "user_id")
+            session_id=self.session_id,
+            actor=self.user,
+            token_id=self.token_id,
+            user_id=_int_field(content, "user_id"),
         )
 
     async def frame_room_lock(self, content: dict[str, Any]) -> None:
         await notify.room_db(services.room_set_locked)(
-            session_id=self.session_id, actor=self.user, locked=True
+            session_id=self.session_id, actor=self.user, token_id=self.token_id, locked=True
         )
 
     async def frame_room_unlock(self, content: dict[str, Any]) -> None:
         await notify.room_db(services.room_set_locked)(
-            session_id=self.session_id, actor=self.user, locked=False
+            session_id=self.session_id, actor=self.user, token_id=self.token_id, locked=False
         )
 
     async def frame_chat_delete(self, content: dict[str, Any]) -> None:
         await notify.room_db(services.chat_delete)(
-            session_id=self.session_id, actor=self.user, seq=_int_field(content, "seq", minimum=1)
+            session_id=self.session_id,
+            actor=self.user,
+            token_id=self.token_id,
+            seq=_int_field(content, "seq", minimum=1),
         )
 
     async def frame_session_end(self, content: dict[str, Any]) -> None:
-        await notify.room_db(services.session_end)(session_id=self.session_id, actor=self.user)
+        await notify.room_db(services.session_end)(
+            session_id=self.session_id, actor=self.user, token_id=self.token_id
+        )
 
     # --- Events from the channel layer -----------------------------------------------------
 

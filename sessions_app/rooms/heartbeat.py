@@ -4,7 +4,8 @@ Each socket's presence expires unless it is pushed forward (see ``presence``). I
 one task and one database call per socket (at a few thousand sockets that was a hundred
 calls a second on the process's one database thread), one task per event loop beats every
 local socket: the rooms are split into one slice per second, and each slice costs one
-Redis pipeline and one database call whatever the number of sockets in it. Each room is
+Redis pipeline and one database call whatever the number of sockets in it. The beat also
+re-checks every socket's access in bulk: the backstop for a lost ``access.changed``. Each room is
 beaten once per ``ROOM_PRESENCE_TTL_SECONDS / 3``.
 """
 
@@ -25,6 +26,7 @@ logger = logging.getLogger("vioip.rooms")
 class BeatingSocket(Protocol):
     session_id: int
     user: Any
+    token_id: int | None
     channel_name: str
 
     async def heartbeat_result(self, beat: services.Heartbeat) -> None: ...
@@ -55,7 +57,7 @@ class _Beater:
                 await self._beat(due)
 
     async def _beat(self, due: list[BeatingSocket]) -> None:
-        live = [services.LiveSocket(s.session_id, s.user, s.channel_name) for s in due]
+        live = [services.LiveSocket(s.session_id, s.user, s.channel_name, s.token_id) for s in due]
         try:
             beats = await notify.room_db(services.rooms_heartbeat)(sockets=live)
         except notify.BroadcastFailed as failed:

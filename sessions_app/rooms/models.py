@@ -9,15 +9,22 @@ from django.db import models
 from django.db.models import Q
 
 from sessions_app.models import Session
+from vioip.accounts.models import AuthToken
 from vioip.core.fields import EncryptedTextField
 from vioip.core.models import TimeStampedModel
 
 
 class RoomTicket(models.Model):
-    """A one-time WebSocket ticket. Only its SHA-256 digest is stored."""
+    """A one-time WebSocket ticket. Only its SHA-256 digest is stored.
+
+    A ticket is bound to the bearer token that asked for it: the socket it opens lives only
+    as long as that token (logout ends both). A ticket without a token opens nothing."""
 
     digest = models.CharField(max_length=64, unique=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token = models.ForeignKey(
+        AuthToken, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()

@@ -1,17 +1,19 @@
-"""Reads of room records, limited to what the caller may see."""
+"""Reads of room records, limited to what the caller may see, and the one access check
+of a live socket."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from groups.models import Enrollment
-from groups.selectors import is_cohort_staff
+from groups.selectors import active_patient_cohort_ids, is_cohort_staff, staff_cohort_ids
 from sessions_app.models import PATIENT_KINDS, Session
 from sessions_app.rooms.models import (
     AttendanceSegment,
@@ -21,7 +23,14 @@ from sessions_app.rooms.models import (
     Room,
 )
 from sessions_app.rooms.notify import encode
-from vioip.accounts.models import Role, User
+from sessions_app.selectors import session_for_user
+from vioip.accounts.models import AuthToken, Role, User
+from vioip.core.errors import NotVisible
+
+# Close codes of access (docs/realtime.md): the credential ended (or the ticket is bad),
+# and the relationship that let the person in ended (or never held).
+CLOSE_TICKET = 4401
+CLOSE_FORBIDDEN = 4403
 
 HISTORY_LIMIT = 500
 STATE_MESSAGES = 50
@@ -105,10 +114,17 @@ def _within_bytes(records: list[dict[str, Any]], budget: int) -> list[dict[str, 
 
 
 def chat_after(
-    *, session_id: int, after_seq: int, limit: int = HISTORY_LIMIT
+    *,
+    session_id: int,
+    after_seq: int,
+    user_id: int,
+    token_id: int | None,
+    limit: int = HISTORY_LIMIT,
 ) -> tuple[list[dict[str, Any]], bool]:
     """Messages after ``after_seq`` in order, at most ``limit`` and ``FRAME_MESSAGE_BYTES``
-    of them, and whether more follow. Callers are room members (checked at entry)."""
+    of them, and whether more follow, for a socket whose access holds now
+    (``AccessEnded`` otherwise)."""
+    require_access(session_id=session_id, user_id=user_id, token_id=token_id)
     rows = (
         ChatMessage.objects.filter(session_id=session_id, seq__gt=after_seq)
         .select_related("sender")
@@ -179,10 +195,179 @@ def room_state(*, session_id: int, user: Any) -> dict[str, Any]:
     return frame
 
 
-def transcript_for_staff(*, session: Session, user: Any) -> QuerySet[ChatMessage] | None:
-    """The session's chat for its care team; None for anyone else (patients included)."""
-    if not is_cohort_staff(user=user, cohort_id=session.cohort_id):
+# --- Access of a live socket ------------------------------------------------------------
+
+
+class _ParticipantsUser:
+    """Stands for the user of the outer participant row, so the care relationship's one
+    definition (groups.selectors) is used as a subquery of the room queries."""
+
+    pk = OuterRef("user_id")
+
+
+def _with_relationship(participants: QuerySet[Participant]) -> QuerySet[Participant]:
+    """Participants annotated with whether their relationship to the session holds now:
+    ``staff_ok`` (a care-team membership of the session's cohort matching the user's
+    current role, user active) and ``patient_ok`` (an active enrollment in the cohort,
+    user active and a patient). Read from the database on every call, never cached."""
+    user = _ParticipantsUser()
+    cohort = OuterRef("session__cohort_id")
+    return participants.annotate(
+        staff_ok=Exists(staff_cohort_ids(user=user).filter(cohort_id=cohort)),
+        patient_ok=Exists(active_patient_cohort_ids(user=user).filter(cohort_id=cohort)),
+    )
+
+
+_ACCESS_FIELDS = (
+    "session_id",
+    "user_id",
+    "is_staff",
+    "removed",
+    "user__is_active",
+    "staff_ok",
+    "patient_ok",
+    "session__kind",
+    "session__patient_id",
+)
+
+
+def _live_tokens(now: dt.datetime) -> QuerySet[AuthToken]:
+    # The absolute expiry only: a patient in a three-hour group makes no REST calls, so
+    # the idle limit of the REST token says nothing about the socket.
+    return AuthToken.objects.filter(revoked_at__isnull=True, expires_at__gt=now)
+
+
+def _verdict(row: tuple[Any, ...], *, token_live: bool) -> int | None:
+    _, user_id, is_staff, removed, active, staff_ok, patient_ok, kind, patient_id = row
+    if not active or not token_live:
+        return CLOSE_TICKET
+    if removed:
+        return CLOSE_FORBIDDEN
+    if is_staff:
+        return None if staff_ok else CLOSE_FORBIDDEN
+    if patient_ok and (kind not in PATIENT_KINDS or patient_id == user_id):
         return None
+    return CLOSE_FORBIDDEN
+
+
+def socket_access(*, session_id: int, user_id: int, token_id: int | None) -> int | None:
+    """Whether a socket of ``user_id``, opened with the ticket of bearer token
+    ``token_id``, may still act in the room: None if so, else the close code —
+    ``CLOSE_TICKET`` when the credential ended (token revoked or past its absolute expiry,
+    user deactivated), ``CLOSE_FORBIDDEN`` when the relationship ended (care-team
+    removal, role change, discharge, removal from the room). One query."""
+    row = (
+        _with_relationship(Participant.objects.filter(session_id=session_id, user_id=user_id))
+        .annotate(
+            token_live=Exists(
+                _live_tokens(timezone.now()).filter(pk=token_id, user_id=OuterRef("user_id"))
+            )
+        )
+        .values_list(*_ACCESS_FIELDS, "token_live")
+        .first()
+    )
+    if row is None:
+        return CLOSE_FORBIDDEN
+    return _verdict(row[:-1], token_live=bool(row[-1]))
+
+
+def access_granted(*, session_id: int, user_id: int, token_id: int | None) -> QuerySet[Participant]:
+    """The participant row when ``socket_access`` would grant, else nothing: the same rule
+    as a filter, for statements that check access and write at once (chat on
+    PostgreSQL). Tests hold the two forms to the same answers."""
+    return (
+        _with_relationship(Participant.objects.filter(session_id=session_id, user_id=user_id))
+        .annotate(
+            token_live=Exists(
+                _live_tokens(timezone.now()).filter(pk=token_id, user_id=OuterRef("user_id"))
+            )
+        )
+        .filter(user__is_active=True, token_live=True, removed=False)
+        .filter(
+            Q(is_staff=True, staff_ok=True)
+            | (
+                Q(is_staff=False, patient_ok=True)
+                & (~Q(session__kind__in=PATIENT_KINDS) | Q(session__patient_id=F("user_id")))
+            )
+        )
+    )
+
+
+class AccessEnded(Exception):
+    """The socket's access is gone: the frame is refused and the socket closed with
+    ``close_code``."""
+
+    def __init__(self, close_code: int) -> None:
+        super().__init__("access ended")
+        self.close_code = close_code
+
+
+def require_access(*, session_id: int, user_id: int, token_id: int | None) -> None:
+    """``socket_access``, raising ``AccessEnded`` when access is gone: the first statement
+    of every room call made for a frame that reads or writes."""
+    code = socket_access(session_id=session_id, user_id=user_id, token_id=token_id)
+    if code is not None:
+        raise AccessEnded(code)
+
+
+@dataclass(frozen=True)
+class SocketKey:
+    session_id: int
+    user_id: int
+    token_id: int | None
+
+
+def sockets_access(*, sockets: Iterable[SocketKey]) -> dict[SocketKey, int | None]:
+    """``socket_access`` for many sockets at once (the heartbeat's backstop for a lost
+    ``access.changed``): two queries, however many sockets and rooms."""
+    keys = list(dict.fromkeys(sockets))
+    if not keys:
+        return {}
+    live_tokens = set(
+        _live_tokens(timezone.now())
+        .filter(pk__in={k.token_id for k in keys if k.token_id is not None})
+        .values_list("pk", "user_id")
+    )
+    rows = {
+        (row[0], row[1]): row
+        for row in _with_relationship(
+            Participant.objects.filter(
+                session_id__in={k.session_id for k in keys},
+                user_id__in={k.user_id for k in keys},
+            )
+        ).values_list(*_ACCESS_FIELDS)
+    }
+    verdicts: dict[SocketKey, int | None] = {}
+    for key in keys:
+        row = rows.get((key.session_id, key.user_id))
+        verdicts[key] = (
+            CLOSE_FORBIDDEN
+            if row is None
+            else _verdict(row, token_live=(key.token_id, key.user_id) in live_tokens)
+        )
+    return verdicts
+
+
+# --- REST reads for the care team ----------------------------------------------------------
+
+
+def staff_session_for_user(*, user: User, session_id: Any, object_type: str) -> Session:
+    """The door to a session's care-team records (chat transcript, attendance): the
+    session if ``user`` is on its cohort's care team now, else ``NotVisible`` (missing and
+    forbidden alike; the exception handler answers 404 and audits the denial)."""
+    try:
+        session = session_for_user(user=user, session_id=session_id)
+    except NotVisible as hidden:
+        hidden.object_type = object_type  # the record asked for, not the session
+        raise
+    if not is_cohort_staff(user=user, cohort_id=session.cohort_id):
+        patient = session.patient_id if session.kind in PATIENT_KINDS else None
+        raise NotVisible(object_type=object_type, object_id=session.pk, patient=patient)
+    return session
+
+
+def transcript_of(*, session: Session) -> QuerySet[ChatMessage]:
+    """The session's chat, for its care team (reached through ``staff_session_for_user``)."""
     return ChatMessage.objects.filter(session=session).select_related("sender").order_by("seq")
 
 

@@ -29,17 +29,28 @@ from sessions_app.rooms.models import (
     Room,
     RoomTicket,
 )
-from sessions_app.rooms.selectors import message_record, participant_record, room_flags
-from vioip.accounts.models import Role, User
+from sessions_app.rooms.selectors import CLOSE_FORBIDDEN as CLOSE_FORBIDDEN
+from sessions_app.rooms.selectors import CLOSE_TICKET as CLOSE_TICKET
+from sessions_app.rooms.selectors import AccessEnded as AccessEnded
+from sessions_app.rooms.selectors import (
+    SocketKey,
+    access_granted,
+    message_record,
+    participant_record,
+    require_access,
+    room_flags,
+    sockets_access,
+)
+from vioip.accounts.models import AuthToken, Role, User
 from vioip.accounts.tokens import digest
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
 
 MAX_TEXT = 2000
 
-# Close codes (documented in docs/realtime.md).
-CLOSE_TICKET = 4401
-CLOSE_FORBIDDEN = 4403
+# Close codes (documented in docs/realtime.md); CLOSE_TICKET (4401: the credential ended or
+# the ticket is bad) and CLOSE_FORBIDDEN (4403: not, or no longer, allowed in this room)
+# come from selectors, with the access check.
 CLOSE_ENDED = 4410
 CLOSE_LOCKED = 4423
 
@@ -74,14 +85,19 @@ class IssuedTicket:
 
 
 @transaction.atomic
-def ticket_issue(*, user: User, session: Session) -> IssuedTicket:
-    """A one-time ticket for ``user`` to open a socket on ``session``'s room. The caller
-    has already checked the session is visible to the user; entry rules apply at connect."""
+def ticket_issue(*, user: User, session: Session, token: AuthToken) -> IssuedTicket:
+    """A one-time ticket for ``user`` to open a socket on ``session``'s room, bound to the
+    bearer ``token`` that asked for it: the socket lives only as long as that token. The
+    caller has already checked the session is visible to the user; entry rules apply at
+    connect."""
+    if token.user_id != user.pk:
+        raise ValueError("the token is not the user's")
     raw = secrets.token_urlsafe(32)  # 256 random bits
     now = timezone.now()
     RoomTicket.objects.create(
         digest=digest(raw),
         user=user,
+        token=token,
         session=session,
         created_at=now,
         expires_at=now + dt.timedelta(seconds=settings.ROOM_TICKET_SECONDS),
@@ -91,9 +107,18 @@ def ticket_issue(*, user: User, session: Session) -> IssuedTicket:
     return IssuedTicket(raw=raw, expires_in=settings.ROOM_TICKET_SECONDS)
 
 
-def ticket_redeem(*, raw: str, session_id: int) -> User | None:
-    """The ticket's user, once: a used, expired, unknown or other-session ticket is None.
-    Presenting a ticket spends it whatever the outcome.
+@dataclass(frozen=True)
+class Bearer:
+    """Who a redeemed ticket lets in, and the bearer token their socket lives on."""
+
+    user: User
+    token_id: int
+
+
+def ticket_redeem(*, raw: str, session_id: int) -> Bearer | None:
+    """The ticket's user and token, once: a used, expired, unknown or other-session
+    ticket is None, as is one whose user is inactive or whose token is revoked or past
+    its absolute expiry. Presenting a ticket spends it whatever the outcome.
 
     Two statements and no transaction: the conditional UPDATE spends the ticket
     atomically, so of two sockets presenting it only one gets a row."""
@@ -103,12 +128,19 @@ def ticket_redeem(*, raw: str, session_id: int) -> User | None:
     key = digest(raw)
     if not RoomTicket.objects.filter(digest=key, used_at__isnull=True).update(used_at=now):
         return None
-    ticket = RoomTicket.objects.select_related("user").get(digest=key)
+    ticket = RoomTicket.objects.select_related("user", "token").get(digest=key)
     if ticket.expires_at <= now or ticket.session_id != session_id:
         return None
-    if not ticket.user.is_active:
+    token = ticket.token
+    if (
+        not ticket.user.is_active
+        or token is None
+        or token.user_id != ticket.user_id
+        or token.revoked_at is not None
+        or token.expires_at <= now
+    ):
         return None
-    return ticket.user
+    return Bearer(user=ticket.user, token_id=token.pk)
 
 
 # --- Entry and presence --------------------------------------------------------------------
@@ -176,11 +208,12 @@ def _participant_for_update(*, session_id: int, user_id: int) -> Participant | N
     )
 
 
-def room_enter(*, session_id: int, user: User, conn: str, client_address: str = "") -> Participant:
+def room_enter(*, session_id: int, user: User, conn: str) -> Participant:
     """Admit a socket of ``user`` to the room, or raise ``Refused`` with a close code.
 
     A person is one participant however many sockets they open: only their first socket
-    (or the first after the grace window) announces them. Entry and refusal are audited.
+    (or the first after the grace window) announces them. Entry and refusal are audited
+    (the client address and request id come from the consumer's audit context).
     """
     # Expired sockets and graces go first, so a late reconnect is a fresh entry. Only
     # when there are any: a full sweep on every entry made a room's entries queue on its
@@ -197,7 +230,6 @@ def room_enter(*, session_id: int, user: User, conn: str, client_address: str = 
             object_type="session",
             object_id=session_id,
             patient=user if user.role == Role.PATIENT else None,
-            client_address=client_address,
             detail={"reason": refused.reason, "close_code": refused.code},
         )
         raise
@@ -207,7 +239,6 @@ def room_enter(*, session_id: int, user: User, conn: str, client_address: str = 
         object_type="session",
         object_id=session_id,
         patient=user if user.role == Role.PATIENT else None,
-        client_address=client_address,
         detail={"state": participant.state},
     )
     return participant
@@ -288,10 +319,14 @@ class Released:
     sweep_due: bool = False
 
 
-def socket_release(*, session_id: int, user_id: int, conn: str, final: bool = False) -> Released:
+def socket_release(
+    *, session_id: int, user_id: int, conn: str, final: bool = False, grace: bool = True
+) -> Released:
     """A socket closed: presence only, no database. The person stays present through the
     grace window if it was their last socket, so a quick reconnect is not a leave.
     ``final``: the room closed it (removal, end) and has already taken them out.
+    ``grace=False``: their access ended, so there is nothing to come back to; they leave
+    now.
 
     Consumers run this off the room database threads: in a reconnect storm a close must not
     wait behind every entry queued there (daphne gives a closing socket ten seconds)."""
@@ -300,10 +335,10 @@ def socket_release(*, session_id: int, user_id: int, conn: str, final: bool = Fa
     now = presence.now()
     if final or user_id in presence.live_user_ids(session_id, now):
         return Released()
-    grace = settings.ROOM_GRACE_SECONDS
-    if grace <= 0:
+    seconds = settings.ROOM_GRACE_SECONDS if grace else 0
+    if seconds <= 0:
         return Released(leave_at=_at(now))
-    store.touch(session_id, presence.member_name(user_id, presence.grace_conn(now)), now + grace)
+    store.touch(session_id, presence.member_name(user_id, presence.grace_conn(now)), now + seconds)
     return Released(sweep_due=True)
 
 
@@ -344,6 +379,8 @@ def rooms_sweep() -> int:
 class Heartbeat:
     state: str
     close_code: int | None
+    # The close is for access that ended (credential or relationship), not the room's.
+    access_ended: bool = False
 
 
 # When this process last swept each room from a heartbeat.
@@ -368,13 +405,15 @@ class LiveSocket:
     session_id: int
     user: User
     conn: str
+    token_id: int | None = None
 
 
 def rooms_heartbeat(*, sockets: list[LiveSocket]) -> dict[str, Heartbeat]:
     """Keep a process's live sockets present (one Redis round trip), sweep their rooms
     (once per interval per process), and tell each socket, by channel name, the state the
-    database holds: a missed broadcast never leaves a socket in the wrong state. One
-    query for all the sockets, however many rooms they are in."""
+    database holds: a missed broadcast never leaves a socket in the wrong state. Each
+    socket's access is checked too (the backstop for a lost ``access.changed``): three
+    queries for all the sockets, however many rooms they are in."""
     if not sockets:
         return {}
     expiry = presence.socket_expiry()
@@ -392,6 +431,9 @@ def rooms_heartbeat(*, sockets: list[LiveSocket]) -> dict[str, Heartbeat]:
             session_id__in=rooms, user_id__in={s.user.pk for s in sockets}
         ).values_list("session_id", "user_id", "state", "removed", "online", "session__status")
     }
+    access = sockets_access(
+        sockets=[SocketKey(s.session_id, s.user.pk, s.token_id) for s in sockets]
+    )
     beats: dict[str, Heartbeat] = {}
     for socket in sockets:
         row = rows.get((socket.session_id, socket.user.pk))
@@ -399,8 +441,11 @@ def rooms_heartbeat(*, sockets: list[LiveSocket]) -> dict[str, Heartbeat]:
             beats[socket.conn] = Heartbeat(ParticipantState.WAITING, CLOSE_FORBIDDEN)
             continue
         state, _, online, status = row
+        denied = access[SocketKey(socket.session_id, socket.user.pk, socket.token_id)]
         if status in (SessionStatus.ENDED, SessionStatus.CANCELLED):
             beats[socket.conn] = Heartbeat(state, CLOSE_ENDED)
+        elif denied is not None:
+            beats[socket.conn] = Heartbeat(state, denied, access_ended=True)
         elif not online:
             # Swept while alive (a stalled process): come back in.
             try:
@@ -437,9 +482,14 @@ class Sent:
 _RESEND_WINS = frozenset({"muted", "chat_disabled", "rate_limited"})
 
 
-def chat_send(*, session_id: int, user: User, client_id: uuid.UUID, text: str) -> Sent:
+def chat_send(
+    *, session_id: int, user: User, token_id: int | None, client_id: uuid.UUID, text: str
+) -> Sent:
     """Store a message with the room's next ``seq`` and only then broadcast it. The same
     ``client_id`` from the same sender returns the stored message, never a second one.
+    The socket's access (``token_id``: the bearer token its ticket was bound to) is
+    checked in the same statement that stores: a message after a revocation is never
+    kept (``AccessEnded``).
 
     On PostgreSQL a new message is one statement (one round trip); a refusal or a resend
     then takes the general path, which says why. A resend is found by the unique
@@ -457,11 +507,13 @@ def chat_send(*, session_id: int, user: User, client_id: uuid.UUID, text: str) -
             raise RoomError("rate_limited", "Too many messages; wait a few seconds.")
         if connection.vendor == "postgresql":
             sent = _chat_store_one_statement(
-                session_id=session_id, user=user, client_id=client_id, text=text
+                session_id=session_id, user=user, token_id=token_id, client_id=client_id, text=text
             )
             if sent is not None:
                 return sent
-        return _chat_store(session_id=session_id, user=user, client_id=client_id, text=text)
+        return _chat_store(
+            session_id=session_id, user=user, token_id=token_id, client_id=client_id, text=text
+        )
     except (RoomError, IntegrityError) as exc:
         # A resend (the client_id is taken) gets the stored original, as does one refused
         # for a reason that arose after the original was kept.
@@ -489,17 +541,19 @@ def _chat_stored_now(message: ChatMessage) -> Sent:
 
 
 # Lock the room's row, then the sender's (the order moderation locks them in), check the
-# sender may speak, take the next seq and insert the message, all or nothing; no row back
-# means refused (or not in the room). Locking both makes a wait for a concurrent mute
-# re-read the sender's row after it commits.
+# sender may speak and still has access (the access check's own query, as a subquery),
+# take the next seq and insert the message, all or nothing; no row back means refused (or
+# not in the room). Locking both makes a wait for a concurrent mute re-read the sender's
+# row after it commits.
 _CHAT_ONE_STATEMENT = """
 WITH speaker AS (
     SELECT r.session_id
     FROM rooms_room r
-    JOIN rooms_participant p ON p.session_id = r.session_id AND p.user_id = %(user)s
-    WHERE r.session_id = %(session)s
+    JOIN rooms_participant p ON p.session_id = r.session_id AND p.user_id = %s
+    WHERE r.session_id = %s
       AND r.chat_enabled
       AND p.state = 'admitted' AND NOT p.muted AND NOT p.removed AND p.online
+      AND EXISTS ({access})
     FOR UPDATE OF r, p
 ), seq AS (
     UPDATE rooms_room r SET last_seq = r.last_seq + 1
@@ -507,28 +561,36 @@ WITH speaker AS (
     RETURNING r.last_seq
 )
 INSERT INTO rooms_chatmessage (session_id, seq, sender_id, client_id, text, sent_at, deleted)
-SELECT %(session)s, seq.last_seq, %(user)s, %(client_id)s, %(text)s, %(sent_at)s, false
+SELECT %s, seq.last_seq, %s, %s, %s, %s, false
 FROM seq
 RETURNING id, seq
 """
 
 
 def _chat_store_one_statement(
-    *, session_id: int, user: User, client_id: uuid.UUID, text: str
+    *, session_id: int, user: User, token_id: int | None, client_id: uuid.UUID, text: str
 ) -> Sent | None:
     message = ChatMessage(
         session_id=session_id, sender=user, client_id=client_id, text=text, sent_at=timezone.now()
     )
-    params = {
-        "session": session_id,
-        "user": user.pk,
-        "client_id": client_id,
-        "text": ChatMessage._meta.get_field("text").get_db_prep_save(text, connection),
-        "sent_at": message.sent_at,
-    }
+    access_sql, access_params = (
+        access_granted(session_id=session_id, user_id=user.pk, token_id=token_id)
+        .values("pk")
+        .query.sql_with_params()
+    )
+    params = [
+        user.pk,
+        session_id,
+        *access_params,
+        session_id,
+        user.pk,
+        client_id,
+        ChatMessage._meta.get_field("text").get_db_prep_save(text, connection),
+        message.sent_at,
+    ]
     # Autocommit: the statement is its own transaction, committed when it returns.
     with connection.cursor() as cursor:
-        cursor.execute(_CHAT_ONE_STATEMENT, params)
+        cursor.execute(_CHAT_ONE_STATEMENT.format(access=access_sql), params)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -544,10 +606,13 @@ _NEXT_SEQ = (
 
 
 @transaction.atomic
-def _chat_store(*, session_id: int, user: User, client_id: uuid.UUID, text: str) -> Sent:
+def _chat_store(
+    *, session_id: int, user: User, token_id: int | None, client_id: uuid.UUID, text: str
+) -> Sent:
     # Taking the seq locks the room's row, which every change to the room's participants
     # locks first: the checks below read a state nobody can change until commit. Any
     # refusal rolls the transaction back, so refused messages leave no gap in the seq.
+    require_access(session_id=session_id, user_id=user.pk, token_id=token_id)
     with connection.cursor() as cursor:
         cursor.execute(_NEXT_SEQ, [session_id])
         row = cursor.fetchone()
@@ -582,7 +647,10 @@ def _chat_store(*, session_id: int, user: User, client_id: uuid.UUID, text: str)
 # --- Moderation ----------------------------------------------------------------------------
 
 
-def _staff_session(*, session_id: int, actor: User) -> Session:
+def _staff_session(*, session_id: int, actor: User, token_id: int | None) -> Session:
+    """The session, for a moderation frame of a socket whose access holds now
+    (``AccessEnded`` otherwise) and who is on the session's care team."""
+    require_access(session_id=session_id, user_id=actor.pk, token_id=token_id)
     session = Session.objects.get(pk=session_id)
     if not is_cohort_staff(user=actor, cohort_id=session.cohort_id):
         raise RoomError("forbidden", "Only the session's staff can do this.")
@@ -621,8 +689,8 @@ def _target(*, session_id: int, user_id: int, patients_only: bool = True) -> Par
 
 
 @transaction.atomic
-def participant_admit(*, session_id: int, actor: User, user_id: int) -> None:
-    session = _staff_session(session_id=session_id, actor=actor)
+def participant_admit(*, session_id: int, actor: User, token_id: int | None, user_id: int) -> None:
+    session = _staff_session(session_id=session_id, actor=actor, token_id=token_id)
     _room_for_update(session)
     target = _target(session_id=session_id, user_id=user_id)
     if target.state == ParticipantState.ADMITTED:
@@ -638,13 +706,15 @@ def participant_admit(*, session_id: int, actor: User, user_id: int) -> None:
 
 
 @transaction.atomic
-def participant_step_out(*, session_id: int, actor: User, user_id: int) -> None:
+def participant_step_out(
+    *, session_id: int, actor: User, token_id: int | None, user_id: int
+) -> None:
     """Back to the waiting room for a private check-in with staff.
 
     The check-in is treatment time, so the attendance stretch stays open: it continues
     when the patient is admitted again and closes if they leave meanwhile. (Time in the
     waiting room before a first admission is never attendance.)"""
-    session = _staff_session(session_id=session_id, actor=actor)
+    session = _staff_session(session_id=session_id, actor=actor, token_id=token_id)
     _room_for_update(session)
     target = _target(session_id=session_id, user_id=user_id)
     if target.state == ParticipantState.WAITING:
@@ -661,8 +731,10 @@ def participant_step_out(*, session_id: int, actor: User, user_id: int) -> None:
 
 
 @transaction.atomic
-def participant_set_muted(*, session_id: int, actor: User, user_id: int, muted: bool) -> None:
-    session = _staff_session(session_id=session_id, actor=actor)
+def participant_set_muted(
+    *, session_id: int, actor: User, token_id: int | None, user_id: int, muted: bool
+) -> None:
+    session = _staff_session(session_id=session_id, actor=actor, token_id=token_id)
     _room_for_update(session)
     target = _target(session_id=session_id, user_id=user_id)
     if target.muted == muted:
@@ -676,9 +748,9 @@ def participant_set_muted(*, session_id: int, actor: User, user_id: int, muted: 
 
 
 @transaction.atomic
-def participant_remove(*, session_id: int, actor: User, user_id: int) -> None:
+def participant_remove(*, session_id: int, actor: User, token_id: int | None, user_id: int) -> None:
     """Close every socket of the person (on every process) and bar them from the session."""
-    session = _staff_session(session_id=session_id, actor=actor)
+    session = _staff_session(session_id=session_id, actor=actor, token_id=token_id)
     _room_for_update(session)
     target = _target(session_id=session_id, user_id=user_id)
     before = _visible_record(target)
@@ -702,7 +774,8 @@ def participant_remove(*, session_id: int, actor: User, user_id: int) -> None:
 
 
 @transaction.atomic
-def hand_set(*, session_id: int, user: User, raised: bool) -> None:
+def hand_set(*, session_id: int, user: User, token_id: int | None, raised: bool) -> None:
+    require_access(session_id=session_id, user_id=user.pk, token_id=token_id)
     session = Session.objects.get(pk=session_id)
     _room_for_update(session)
     participant = _admitted_participant(session_id=session_id, user=user)
@@ -715,8 +788,8 @@ def hand_set(*, session_id: int, user: User, raised: bool) -> None:
 
 
 @transaction.atomic
-def room_set_locked(*, session_id: int, actor: User, locked: bool) -> None:
-    session = _staff_session(session_id=session_id, actor=actor)
+def room_set_locked(*, session_id: int, actor: User, token_id: int | None, locked: bool) -> None:
+    session = _staff_session(session_id=session_id, actor=actor, token_id=token_id)
     room = _room_for_update(session)
     if room.locked == locked:
         return
@@ -731,9 +804,9 @@ def room_set_locked(*, session_id: int, actor: User, locked: bool) -> None:
 
 
 @transaction.atomic
-def chat_delete(*, session_id: int, actor: User, seq: int) -> None:
+def chat_delete(*, session_id: int, actor: User, token_id: int | None, seq: int) -> None:
     """Hide a message from everyone; the row stays, marked deleted and by whom."""
-    session = _staff_session(session_id=session_id, actor=actor)
+    session = _staff_session(session_id=session_id, actor=actor, token_id=token_id)
     _room_for_update(session)
     message = ChatMessage.objects.select_for_update().filter(session=session, seq=seq).first()
     if message is None:
@@ -755,9 +828,9 @@ def chat_delete(*, session_id: int, actor: User, seq: int) -> None:
 
 
 @transaction.atomic
-def session_end(*, session_id: int, actor: User) -> None:
+def session_end(*, session_id: int, actor: User, token_id: int | None) -> None:
     """End the session: every socket closes (4410) and attendance closes now."""
-    session = _staff_session(session_id=session_id, actor=actor)
+    session = _staff_session(session_id=session_id, actor=actor, token_id=token_id)
     _room_for_update(session)
     session = Session.objects.select_for_update().get(pk=session_id)
     if session.status in (SessionStatus.ENDED, SessionStatus.CANCELLED):

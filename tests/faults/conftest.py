@@ -101,8 +101,11 @@ class LiveRoom:
 
     def ticket(self, user: Any) -> str:
         from sessions_app.rooms import services
+        from vioip.accounts.tokens import token_issue
 
-        return services.ticket_issue(user=user, session=self.session).raw
+        return services.ticket_issue(
+            user=user, session=self.session, token=token_issue(user=user).token
+        ).raw
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import websockets
 
 from sessions_app.rooms import consumers, services, watchdog
 from tests.rooms.servers import Daphne, daphne_env, free_port
+from vioip.accounts.tokens import token_issue
 
 
 def test_every_room_close_code_is_one_daphne_can_send():
@@ -43,7 +44,9 @@ def daphne(tmp_path: Path, transactional_db: Any) -> Iterator[Daphne]:
 def test_twenty_bad_frames_close_with_the_policy_code_on_daphne(
     daphne: Daphne, cast: Any, live_session: Any
 ):
-    ticket = services.ticket_issue(user=cast.facilitator, session=live_session).raw
+    ticket = services.ticket_issue(
+        user=cast.facilitator, session=live_session, token=token_issue(user=cast.facilitator).token
+    ).raw
     url = f"ws://127.0.0.1:{daphne.port}/ws/sessions/{live_session.pk}/?ticket={ticket}"
 
     async def flood() -> int | None:

@@ -49,17 +49,64 @@ def test_staff_read_the_transcript_after_a_seq_paginated(
 
 def test_patients_and_admins_cannot_list_messages(client_for: Any, cast: Any, live_session: Any):
     _messages(live_session, cast.patient, 1)
-    for user in (cast.patient, cast.admin):
-        response = client_for(user).get(f"/api/sessions/{live_session.pk}/messages/")
-        assert response.status_code == 403, user.username
-        assert "message 1" not in response.content.decode()
-    for user in (cast.outsider, cast.other_clinician, cast.other_patient):
+    # Only the session's care team: everyone else gets the same 404, missing or not, and
+    # the refusal is audited once, by the door.
+    for user in (cast.patient, cast.admin, cast.outsider, cast.other_clinician):
         response = client_for(user).get(f"/api/sessions/{live_session.pk}/messages/")
         assert response.status_code == 404, user.username
+        assert "message 1" not in response.content.decode()
+        denied = AuditEvent.objects.filter(
+            action="denied", actor=user, object_type="chat_transcript"
+        )
+        assert [e.object_id for e in denied] == [str(live_session.pk)], user.username
+    assert (
+        client_for(cast.other_patient).get(f"/api/sessions/{live_session.pk}/messages/").status_code
+        == 404
+    )
     assert (
         client_for(cast.auditor).get(f"/api/sessions/{live_session.pk}/messages/").status_code
         == 403
     )
+    assert not AuditEvent.objects.filter(action="read", object_type="chat_transcript").exists()
+
+
+def test_transcript_read_is_audited_once_per_patient_on_the_page(
+    client_for: Any, cast: Any, live_session: Any
+):
+    casey = UserFactory(username="casey", role="patient", first_name="Casey")
+    EnrollmentFactory(cohort=cast.cohort, patient=casey)
+    now = timezone.now()
+    senders = [cast.patient, cast.facilitator, casey, cast.patient, cast.facilitator]
+    ChatMessage.objects.bulk_create(
+        ChatMessage(
+            session=live_session,
+            seq=n,
+            sender=sender,
+            client_id=uuid.uuid4(),
+            text=f"message {n}",
+            sent_at=now,
+        )
+        for n, sender in enumerate(senders, start=1)
+    )
+    client = client_for(cast.clinician)
+    response = client.get(f"/api/sessions/{live_session.pk}/messages/?page_size=2")
+    assert response.status_code == 200
+    reads = AuditEvent.objects.filter(action="read", object_type="chat_transcript")
+    # The first page holds Alex's and the facilitator's messages: one event, for Alex.
+    assert [(e.patient_id, e.actor_id) for e in reads] == [(cast.patient.pk, cast.clinician.pk)]
+    response = client.get(f"/api/sessions/{live_session.pk}/messages/?page_size=5")
+    assert response.status_code == 200
+    latest = AuditEvent.objects.filter(action="read", object_type="chat_transcript").order_by(
+        "-seq"
+    )[:2]
+    assert sorted(e.patient_id for e in latest) == sorted([cast.patient.pk, casey.pk])
+    # Each patient's own audit lists the read.
+    auditor = client_for(cast.auditor)
+    for patient, count in ((cast.patient, 2), (casey, 1)):
+        listed = auditor.get("/api/audit/", {"patient": patient.pk, "page_size": 200})
+        assert listed.status_code == 200
+        rows = [r for r in listed.json()["results"] if r["object_type"] == "chat_transcript"]
+        assert len(rows) == count, patient.username
 
 
 def test_bad_after_seq_is_a_field_error(client_for: Any, cast: Any, live_session: Any):
@@ -140,10 +187,13 @@ def test_patients_and_other_staff_cannot_read_attendance(
     client_for: Any, cast: Any, finished_session: Any
 ):
     url = f"/api/sessions/{finished_session.pk}/attendance/"
-    assert client_for(cast.patient).get(url).status_code == 403
-    assert client_for(cast.admin).get(url).status_code == 403
-    assert client_for(cast.outsider).get(url).status_code == 404
+    for user in (cast.patient, cast.admin, cast.outsider, cast.other_clinician):
+        assert client_for(user).get(url).status_code == 404, user.username
+        assert AuditEvent.objects.filter(
+            action="denied", actor=user, object_type="attendance"
+        ).exists()
     assert client_for(cast.other_patient).get(url).status_code == 404
+    assert not AuditEvent.objects.filter(action="read", object_type="attendance").exists()
 
 
 def test_schema_documents_the_room_endpoints(client_for: Any, cast: Any):
