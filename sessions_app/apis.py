@@ -1,8 +1,10 @@
 """Sessions over REST: lists, one-off sessions, changes, cancellation, generation of a
 cohort's schedule, and the caller's own schedule.
 
-404 for a session or cohort the caller may not see; 403 for a change their role on a
-visible one does not allow. Auditors are refused by role.
+404 (an audited denial, through the session's door) for a session or cohort the caller
+may not see; 403 for a change their role on a visible one does not allow. Auditors are
+refused by role. Reads that show an individual or family session are audited against
+its patient.
 """
 
 from __future__ import annotations
@@ -46,9 +48,24 @@ RANGE_PARAMETERS = [
 ]
 
 
-class SessionListApi(generics.ListAPIView):
+class _AuditedSessionList(generics.ListAPIView):
+    """A page of sessions; one read event per patient the page names."""
+
     permission_classes = [IsProgramMember]
     serializer_class = SessionSerializer
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        shown = list(page if page is not None else queryset)
+        selectors.sessions_read_audit(user=caller(request), sessions=shown)
+        data = self.get_serializer(shown, many=True).data
+        if page is not None:
+            return self.get_paginated_response(data)
+        return Response(data)
+
+
+class SessionListApi(_AuditedSessionList):
     filterset_class = SessionFilter
 
     def get_queryset(self) -> Any:
@@ -72,7 +89,6 @@ class SessionListApi(generics.ListAPIView):
             actor=caller(request),
             cohort=cohort,
             patient_id=values.pop("patient"),
-            request=request._request,
             **values,
         )
         return Response(SessionSerializer(session).data, status=status.HTTP_201_CREATED)
@@ -83,7 +99,7 @@ class _SessionView(APIView):
 
     def session_for_change(self, session_id: int) -> Any:
         user = caller(self.request)
-        session = selectors.session_get_for_user(user=user, session_id=session_id)
+        session = selectors.session_for_user(user=user, session_id=session_id, attempted="update")
         permissions.require(permissions.can_schedule(user=user, cohort=session.cohort))
         return session
 
@@ -91,7 +107,8 @@ class _SessionView(APIView):
 class SessionDetailApi(_SessionView):
     @extend_schema(responses=SessionSerializer)
     def get(self, request: Request, session_id: int) -> Response:
-        session = selectors.session_get_for_user(user=caller(request), session_id=session_id)
+        session = selectors.session_for_user(user=caller(request), session_id=session_id)
+        selectors.sessions_read_audit(user=caller(request), sessions=[session])
         return Response(SessionSerializer(session).data)
 
     @extend_schema(request=SessionUpdateSerializer, responses=SessionSerializer)
@@ -100,7 +117,7 @@ class SessionDetailApi(_SessionView):
         data = SessionUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         session = services.session_update(
-            actor=caller(request), session=session, request=request._request, **data.validated_data
+            actor=caller(request), session=session, **data.validated_data
         )
         return Response(SessionSerializer(session).data)
 
@@ -115,7 +132,6 @@ class SessionCancelApi(_SessionView):
             actor=caller(request),
             session=session,
             reason=data.validated_data["reason"],
-            request=request._request,
         )
         return Response(SessionSerializer(session).data)
 
@@ -137,17 +153,14 @@ class ScheduleGenerateApi(APIView):
             cohort=cohort,
             date_from=data.validated_data["from"],
             date_to=data.validated_data["to"],
-            request=request._request,
         )
         body = {"created": len(created), "sessions": SessionSerializer(created, many=True).data}
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-class MySessionListApi(generics.ListAPIView):
+class MySessionListApi(_AuditedSessionList):
     """The caller's own schedule."""
 
-    permission_classes = [IsProgramMember]
-    serializer_class = SessionSerializer
     filterset_class = MySessionFilter
 
     def get_queryset(self) -> Any:

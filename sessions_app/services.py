@@ -15,7 +15,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from groups.models import Cohort, CohortStatus, Enrollment, EnrollmentStatus
@@ -67,7 +66,6 @@ def session_create(
     title: str = "",
     patient_id: int | None = None,
     waiting_room: bool | None = None,
-    request: HttpRequest | None = None,
 ) -> Session:
     """One session of any kind. Individual and family sessions are for one actively
     enrolled patient of the cohort; group sessions and workshops for nobody in particular."""
@@ -97,7 +95,6 @@ def session_create(
         object_type="session",
         object_id=session.pk,
         patient=patient,
-        request=request,
         detail={"cohort": cohort.pk, "kind": kind},
     )
     return session
@@ -107,9 +104,7 @@ UPDATABLE = frozenset({"title", "starts_at", "ends_at", "waiting_room"})
 
 
 @transaction.atomic
-def session_update(
-    *, actor: User, session: Session, request: HttpRequest | None = None, **fields: Any
-) -> Session:
+def session_update(*, actor: User, session: Session, **fields: Any) -> Session:
     unknown = set(fields) - UPDATABLE
     if unknown:
         raise TypeError(f"Fields that cannot be changed: {sorted(unknown)}")
@@ -131,16 +126,13 @@ def session_update(
             object_type="session",
             object_id=session.pk,
             patient=session.patient_id,
-            request=request,
             detail={"fields": sorted(changed)},
         )
     return session
 
 
 @transaction.atomic
-def session_cancel(
-    *, actor: User, session: Session, reason: str, request: HttpRequest | None = None
-) -> Session:
+def session_cancel(*, actor: User, session: Session, reason: str) -> Session:
     session = Session.objects.select_for_update().get(pk=session.pk)
     if session.status != SessionStatus.SCHEDULED:
         raise Conflict(f"The session is {session.status}; only scheduled sessions are cancelled.")
@@ -157,7 +149,6 @@ def session_cancel(
         object_type="session",
         object_id=session.pk,
         patient=session.patient_id,
-        request=request,
         detail={"change": "cancel"},
     )
     return session
@@ -199,7 +190,6 @@ def schedule_generate(
     cohort: Cohort,
     date_from: dt.date,
     date_to: dt.date,
-    request: HttpRequest | None = None,
 ) -> list[Session]:
     """Create the cohort's group sessions on its meeting days between two dates.
 
@@ -248,7 +238,6 @@ def schedule_generate(
         actor=actor,
         object_type="session_schedule",
         object_id=cohort.pk,
-        request=request,
         detail={
             "cohort": cohort.pk,
             "from": date_from.isoformat(),

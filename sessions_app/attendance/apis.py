@@ -1,29 +1,27 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from typing import Any
+from typing import cast
 
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from groups.models import Cohort
-from groups.selectors import cohort_zone, enrollment_get, is_cohort_clinician, is_cohort_staff
+from groups.models import Cohort, StaffRole
+from groups.selectors import cohort_zone
 from sessions_app.attendance import chart, selectors, services
 from sessions_app.attendance.models import AttendanceAdjustment, PlannedAbsence
 from sessions_app.attendance.renderers import CSVRenderer
-from sessions_app.models import Session
-from sessions_app.selectors import session_get_for_user
-from vioip.accounts.models import Role
-from vioip.audit import services as audit
-from vioip.audit.models import Action, Outcome
+from sessions_app.selectors import current_role, session_for_user
+from vioip.accounts.models import Role, User
+from vioip.audit.models import Action
+from vioip.core.errors import NotVisible, audit_not_visible
 from vioip.core.permissions import IsPatient, IsProgramMember
 
 MAX_RANGE_DAYS = 366
@@ -33,22 +31,9 @@ WEEK_PARAM = OpenApiParameter(
 )
 
 
-def _guarded(
-    request: Request, object_type: str, action: str, get: Callable[[], Any], object_id: Any
-) -> Any:
-    """Run an access check; a 403 is audited (a 404 reveals nothing and is not)."""
-    try:
-        return get()
-    except PermissionDenied:
-        audit.record(
-            action=action,
-            actor=request.user,
-            outcome=Outcome.DENIED,
-            object_type=object_type,
-            object_id=object_id,
-            request=request._request,
-        )
-        raise
+def caller(request: Request) -> User:
+    """The authenticated caller: the permission classes have refused anonymous requests."""
+    return cast(User, request.user)
 
 
 def _week(request: Request, cohort: Cohort) -> dt.date:
@@ -96,27 +81,22 @@ class CohortAttendanceApi(APIView):
         description=selectors.DAY_RULE,
     )
     def get(self, request: Request, cohort_id: int) -> Response:
-        cohort = _guarded(
-            request,
-            "attendance_report",
-            Action.READ,
-            lambda: selectors.cohort_for_attendance(user=request.user, cohort_id=cohort_id),
-            cohort_id,
+        user = caller(request)
+        cohort = selectors.cohort_attendance_for_user(user=user, cohort_id=cohort_id)
+        report = selectors.cohort_week_report(
+            cohort=cohort,
+            monday=_week(request, cohort),
+            patient_ids=selectors.attendance_patient_ids(user=user),
         )
-        report = selectors.cohort_week_report(cohort=cohort, monday=_week(request, cohort))
         as_csv = request.accepted_renderer.format == "csv"
-        audit.record(
+        selectors.attendance_read_audit(
+            user=user,
             # A file leaves the system: that is an export, not a read.
             action=Action.EXPORT if as_csv else Action.READ,
-            actor=request.user,
             object_type="attendance_report",
             object_id=cohort.pk,
-            request=request._request,
-            detail={
-                "format": request.accepted_renderer.format,
-                "week": report["week"],
-                "patients": [p["patient"]["id"] for p in report["patients"]],
-            },
+            patient_ids=[p["patient"]["id"] for p in report["patients"]],
+            detail={"format": request.accepted_renderer.format, "week": report["week"]},
         )
         if as_csv:
             name = f"attendance-cohort{cohort.pk}-{report['week']}.csv"
@@ -136,24 +116,21 @@ class CohortAttendanceChartApi(APIView):
         summary="A PNG of each patient's hours this week against the weekly minimum.",
     )
     def get(self, request: Request, cohort_id: int) -> HttpResponse:
-        cohort = _guarded(
-            request,
-            "attendance_chart",
-            Action.READ,
-            lambda: selectors.cohort_for_attendance(user=request.user, cohort_id=cohort_id),
-            cohort_id,
+        user = caller(request)
+        cohort = selectors.cohort_attendance_for_user(
+            user=user, cohort_id=cohort_id, object_type="attendance_chart"
         )
-        report = selectors.cohort_week_report(cohort=cohort, monday=_week(request, cohort))
-        audit.record(
-            action=Action.READ,
-            actor=request.user,
+        report = selectors.cohort_week_report(
+            cohort=cohort,
+            monday=_week(request, cohort),
+            patient_ids=selectors.attendance_patient_ids(user=user),
+        )
+        selectors.attendance_read_audit(
+            user=user,
             object_type="attendance_chart",
             object_id=cohort.pk,
-            request=request._request,
-            detail={
-                "week": report["week"],
-                "patients": [p["patient"]["id"] for p in report["patients"]],
-            },
+            patient_ids=[p["patient"]["id"] for p in report["patients"]],
+            detail={"week": report["week"]},
         )
         response = HttpResponse(chart.weekly_hours_png(report), content_type="image/png")
         response["Cache-Control"] = "no-store"
@@ -178,13 +155,8 @@ class BillingDaysApi(APIView):
         description=selectors.DAY_RULE,
     )
     def get(self, request: Request, cohort_id: int) -> Response:
-        cohort = _guarded(
-            request,
-            "billing_days",
-            Action.EXPORT,
-            lambda: selectors.cohort_for_billing(user=request.user, cohort_id=cohort_id),
-            cohort_id,
-        )
+        user = caller(request)
+        cohort = selectors.cohort_billing_for_user(user=user, cohort_id=cohort_id)
         monday = selectors.parse_week(None, zone=cohort_zone(cohort))
         first = _date(request, "from", monday)
         last = _date(request, "to", monday + dt.timedelta(days=6))
@@ -192,21 +164,20 @@ class BillingDaysApi(APIView):
             raise ValidationError({"to": ["Must not be before 'from'."]})
         if (last - first).days >= MAX_RANGE_DAYS:
             raise ValidationError({"to": [f"At most {MAX_RANGE_DAYS} days at once."]})
-        report = selectors.billing_days(cohort=cohort, first_day=first, last_day=last)
+        report = selectors.billing_days(
+            cohort=cohort,
+            first_day=first,
+            last_day=last,
+            patient_ids=selectors.attendance_patient_ids(user=user, roles=[StaffRole.CLINICIAN]),
+        )
         fmt = request.accepted_renderer.format
-        audit.record(
+        selectors.attendance_read_audit(
+            user=user,
             action=Action.EXPORT,
-            actor=request.user,
             object_type="billing_days",
             object_id=cohort.pk,
-            request=request._request,
-            detail={
-                "from": first.isoformat(),
-                "to": last.isoformat(),
-                "format": fmt,
-                "rows": len(report["rows"]),
-                "patients": sorted({r["patient_id"] for r in report["rows"]}),
-            },
+            patient_ids=[r["patient_id"] for r in report["rows"]],
+            detail={"from": first.isoformat(), "to": last.isoformat(), "format": fmt},
         )
         headers = {"Cache-Control": "no-store"}
         if fmt == "csv":
@@ -224,27 +195,21 @@ class DischargeSummaryApi(APIView):
         "(no results), discharge reason and aftercare plan.",
     )
     def get(self, request: Request, cohort_id: int, enrollment_id: int) -> Response:
-        cohort = _guarded(
-            request,
-            "discharge_summary",
-            Action.READ,
-            lambda: selectors.cohort_for_billing(user=request.user, cohort_id=cohort_id),
-            enrollment_id,
+        user = caller(request)
+        enrollment = selectors.enrollment_summary_for_user(
+            user=user, cohort_id=cohort_id, enrollment_id=enrollment_id
         )
-        enrollment = enrollment_get(cohort=cohort, enrollment_id=enrollment_id)
-        # Aftercare notes are clinical text: the care team's clinicians read them, admins
-        # see the plan's level only.
-        clinician = is_cohort_clinician(user=request.user, cohort_id=cohort.pk)
         summary = selectors.discharge_summary(
-            enrollment=enrollment, include_aftercare_notes=clinician
+            enrollment=enrollment,
+            include_aftercare_notes=selectors.aftercare_notes_visible(
+                user=user, enrollment=enrollment
+            ),
         )
-        audit.record(
-            action=Action.READ,
-            actor=request.user,
+        selectors.attendance_read_audit(
+            user=user,
             object_type="discharge_summary",
             object_id=enrollment.pk,
-            patient=enrollment.patient_id,
-            request=request._request,
+            patient_ids=[enrollment.patient_id],
         )
         return Response(summary)
 
@@ -268,7 +233,17 @@ class MyAttendanceApi(APIView):
                 monday = selectors.parse_week(raw, zone=dt.UTC)
             except ValueError:
                 raise ValidationError({"week": ["An ISO week like 2026-W48."]}) from None
-        return Response({"cohorts": selectors.my_week(user=request.user, monday=monday)})
+        user = caller(request)
+        cohorts = selectors.my_week(user=user, monday=monday)
+        # The patient's own attendance, audited against them like anyone else's read.
+        selectors.attendance_read_audit(
+            user=user,
+            object_type="attendance",
+            object_id=user.pk,
+            patient_ids=[user.pk],
+            detail={"weeks": sorted({c["week"] for c in cohorts})},
+        )
+        return Response({"cohorts": cohorts})
 
 
 class AbsenceSerializer(serializers.ModelSerializer):
@@ -290,8 +265,10 @@ class MyAbsenceListApi(APIView):
         summary="My planned absences for sessions not yet begun and past.",
     )
     def get(self, request: Request) -> Response:
-        absences = PlannedAbsence.objects.filter(patient_id=request.user.pk).order_by(
-            "-session__starts_at"
+        user = caller(request)
+        absences = list(selectors.absences_of(patient=user))
+        selectors.attendance_read_audit(
+            user=user, object_type="planned_absence", object_id="", patient_ids=[user.pk]
         )
         return Response(AbsenceSerializer(absences, many=True).data)
 
@@ -303,17 +280,18 @@ class MyAbsenceListApi(APIView):
     def post(self, request: Request) -> Response:
         data = AbsenceInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        user = caller(request)
         try:
-            session = session_get_for_user(
-                user=request.user, session_id=data.validated_data["session"]
+            session = session_for_user(
+                user=user, session_id=data.validated_data["session"], attempted="create"
             )
-        except Http404:
+        except NotVisible as exc:
+            # In a request body an unknown or foreign session is bad input, not a missing
+            # page; the refused lookup is audited all the same.
+            audit_not_visible(exc, actor=user)
             raise ValidationError({"session": ["No such session of yours."]}) from None
         absence = services.absence_create(
-            patient=request.user,  # type: ignore[arg-type]
-            session=session,
-            reason=data.validated_data["reason"],
-            request=request._request,
+            patient=user, session=session, reason=data.validated_data["reason"]
         )
         return Response(AbsenceSerializer(absence).data, status=201)
 
@@ -323,18 +301,9 @@ class MyAbsenceDetailApi(APIView):
 
     @extend_schema(responses={204: None}, summary="Withdraw a planned absence before the session.")
     def delete(self, request: Request, absence_id: int) -> Response:
-        absence = (
-            PlannedAbsence.objects.select_related("session")
-            .filter(pk=absence_id, patient_id=request.user.pk)
-            .first()
-        )
-        if absence is None:
-            raise NotFound()
-        services.absence_withdraw(
-            patient=request.user,  # type: ignore[arg-type]
-            absence=absence,
-            request=request._request,
-        )
+        user = caller(request)
+        absence = selectors.absence_for_user(user=user, absence_id=absence_id)
+        services.absence_withdraw(patient=user, absence=absence)
         return Response(status=204)
 
 
@@ -353,28 +322,6 @@ class AdjustmentInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=services.MAX_REASON)
 
 
-def _session_for(request: Request, session_id: int, *, clinicians_only: bool, what: str) -> Session:
-    """The session if the caller may act on its attendance: 404 if they cannot see it, 403
-    (audited) if they see it but may not do this."""
-    session = session_get_for_user(user=request.user, session_id=session_id)
-    user: Any = request.user
-    if clinicians_only:
-        allowed = is_cohort_clinician(user=user, cohort_id=session.cohort_id)
-    else:
-        allowed = user.role == Role.ADMIN or is_cohort_staff(user=user, cohort_id=session.cohort_id)
-    if not allowed:
-        audit.record(
-            action=Action.DENIED,
-            actor=user,
-            outcome=Outcome.DENIED,
-            object_type=what,
-            object_id=session.pk,
-            request=request._request,
-        )
-        raise PermissionDenied("Your role on this cohort does not allow this.")
-    return session
-
-
 class AdjustmentListApi(APIView):
     permission_classes = [IsProgramMember]
 
@@ -383,16 +330,14 @@ class AdjustmentListApi(APIView):
         summary="Attendance adjustments of a session (care team and admins).",
     )
     def get(self, request: Request, session_id: int) -> Response:
-        session = _session_for(
-            request, session_id, clinicians_only=False, what="attendance_adjustment"
-        )
-        adjustments = AttendanceAdjustment.objects.filter(session=session).order_by("id")
-        audit.record(
-            action=Action.READ,
-            actor=request.user,
+        user = caller(request)
+        session = selectors.session_adjustments_for_user(user=user, session_id=session_id)
+        adjustments = list(selectors.adjustments_visible_to(user=user, session=session))
+        selectors.attendance_read_audit(
+            user=user,
             object_type="attendance_adjustment",
             object_id=session.pk,
-            request=request._request,
+            patient_ids=[a.patient_id for a in adjustments],
         )
         return Response(AdjustmentSerializer(adjustments, many=True).data)
 
@@ -402,18 +347,20 @@ class AdjustmentListApi(APIView):
         summary="Add minutes the room did not measure (the cohort's clinicians). Audited.",
     )
     def post(self, request: Request, session_id: int) -> Response:
-        session = _session_for(
-            request, session_id, clinicians_only=True, what="attendance_adjustment"
-        )
+        user = caller(request)
+        session = selectors.session_for_adjustment(user=user, session_id=session_id)
         data = AdjustmentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        patient_id = data.validated_data["patient"]
+        if not selectors.may_adjust_for(user=user, patient_id=patient_id):
+            # The service's own answer for a patient not expected: nothing more revealed.
+            raise ValidationError({"patient": ["Not a patient expected in this session."]})
         adjustment = services.adjustment_create(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=user,
             session=session,
-            patient_id=data.validated_data["patient"],
+            patient_id=patient_id,
             minutes=data.validated_data["minutes"],
             reason=data.validated_data["reason"],
-            request=request._request,
         )
         return Response(AdjustmentSerializer(adjustment).data, status=201)
 
@@ -435,20 +382,20 @@ class MakeupApi(APIView):
         "It counts toward the week it is held in.",
     )
     def post(self, request: Request, session_id: int) -> Response:
-        missed = _session_for(request, session_id, clinicians_only=False, what="makeup")
-        if getattr(request.user, "role", None) == Role.ADMIN:
+        user = caller(request)
+        if current_role(user) == Role.ADMIN:
             # Admins schedule through the sessions API; a make-up is a care decision.
             raise PermissionDenied("Only the cohort's care team offers make-up sessions.")
+        missed = selectors.session_for_makeup(user=user, session_id=session_id)
         data = MakeupInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         session = services.makeup_offer(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=user,
             missed=missed,
             patient_id=data.validated_data["patient"],
             starts_at=data.validated_data["starts_at"],
             ends_at=data.validated_data["ends_at"],
             title=data.validated_data["title"],
-            request=request._request,
         )
         return Response(
             {

@@ -24,25 +24,31 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
-from rest_framework.exceptions import PermissionDenied
 
-from groups.models import Cohort, Enrollment, EnrollmentStatus, Population, Track
+from groups.models import Cohort, Enrollment, Population, StaffRole, Track
 from groups.selectors import (
-    cohort_get_for_user,
+    active_patient_cohort_ids,
     cohort_zone,
     is_cohort_clinician,
     is_cohort_staff,
+    is_in_care_of,
+    patient_ids_in_care_of,
 )
 from sessions_app.attendance.models import AttendanceAdjustment, PlannedAbsence
 from sessions_app.models import PATIENT_KINDS, Session, SessionKind, SessionStatus
 from sessions_app.rooms.models import AttendanceSegment
+from sessions_app.selectors import current_role, session_for_user
 from vioip.accounts.models import Role, User
+from vioip.audit import services as audit
+from vioip.audit.models import Action
+from vioip.core.errors import NotVisible
 
 ADULT_WEEKLY_MINUTES = 9 * 60
 ADOLESCENT_WEEKLY_MINUTES = 6 * 60
@@ -121,24 +127,178 @@ def week_label(monday: dt.date) -> str:
 
 
 # --- Access --------------------------------------------------------------------------------
+#
+# Doors: each returns what the caller may see or raises NotVisible (missing and forbidden
+# alike; the exception handler answers 404 and audits the denial). The care relationship
+# is groups.selectors' (a care-team role matching the user's current role; patients with
+# an active enrollment or a discharge inside the documentation window); nothing here
+# checks a membership without it.
 
 
-def cohort_for_attendance(*, user: Any, cohort_id: Any) -> Cohort:
-    """The cohort if ``user`` may read its attendance: its care team and admins. 404 for a
-    cohort the caller cannot see, 403 for a patient of the cohort."""
-    cohort = cohort_get_for_user(user=user, cohort_id=cohort_id)
-    if user.role != Role.ADMIN and not is_cohort_staff(user=user, cohort_id=cohort.pk):
-        raise PermissionDenied("Only the cohort's care team and admins can read attendance.")
-    return cohort
+def _is_admin(user: User) -> bool:
+    return current_role(user) == Role.ADMIN
 
 
-def cohort_for_billing(*, user: Any, cohort_id: Any) -> Cohort:
-    """The cohort if ``user`` may export billing days and discharge summaries: admins and
-    the cohort's clinicians. 404 for a cohort the caller cannot see, 403 otherwise."""
-    cohort = cohort_get_for_user(user=user, cohort_id=cohort_id)
-    if user.role != Role.ADMIN and not is_cohort_clinician(user=user, cohort_id=cohort.pk):
-        raise PermissionDenied("Only admins and the cohort's clinicians can do this.")
-    return cohort
+def _cohort(cohort_id: Any) -> Cohort | None:
+    return Cohort.objects.filter(pk=cohort_id).first() if str(cohort_id).isdigit() else None
+
+
+def cohort_attendance_for_user(
+    *, user: User, cohort_id: Any, object_type: str = "attendance_report"
+) -> Cohort:
+    """The cohort if ``user`` may read its attendance: admins and its care team."""
+    cohort = _cohort(cohort_id)
+    if cohort is not None and (_is_admin(user) or is_cohort_staff(user=user, cohort_id=cohort.pk)):
+        return cohort
+    raise NotVisible(object_type=object_type, object_id=cohort_id)
+
+
+def cohort_billing_for_user(*, user: User, cohort_id: Any) -> Cohort:
+    """The cohort if ``user`` may export its billing days: admins and its clinicians (a
+    clinician demoted to facilitator no longer is one)."""
+    cohort = _cohort(cohort_id)
+    if cohort is not None and (
+        _is_admin(user) or is_cohort_clinician(user=user, cohort_id=cohort.pk)
+    ):
+        return cohort
+    raise NotVisible(object_type="billing_days", object_id=cohort_id, attempted="export")
+
+
+def attendance_patient_ids(*, user: User, roles: list[str] | None = None) -> Any:
+    """Whose attendance ``user`` may see in a cohort report: None (everyone) for admins,
+    otherwise the patients in their care (a discharged patient drops out of the care
+    team's reports when the documentation window closes)."""
+    if _is_admin(user):
+        return None
+    return patient_ids_in_care_of(user=user, roles=roles)
+
+
+def enrollment_summary_for_user(*, user: User, cohort_id: Any, enrollment_id: Any) -> Enrollment:
+    """The enrollment whose discharge summary ``user`` may read: admins, and the cohort's
+    clinicians while the patient is in their care (inside the documentation window after
+    discharge)."""
+    enrollment = (
+        Enrollment.objects.filter(pk=enrollment_id, cohort_id=cohort_id)
+        .select_related("patient", "cohort")
+        .first()
+        if str(enrollment_id).isdigit() and str(cohort_id).isdigit()
+        else None
+    )
+    if enrollment is not None and (
+        _is_admin(user)
+        or (
+            is_cohort_clinician(user=user, cohort_id=enrollment.cohort_id)
+            and is_in_care_of(
+                user=user, patient_id=enrollment.patient_id, roles=[StaffRole.CLINICIAN]
+            )
+        )
+    ):
+        return enrollment
+    raise NotVisible(
+        object_type="discharge_summary",
+        object_id=enrollment_id,
+        patient=enrollment.patient_id if enrollment is not None else None,
+    )
+
+
+def aftercare_notes_visible(*, user: User, enrollment: Enrollment) -> bool:
+    """Aftercare notes are clinical text: the care team's clinicians read them, admins see
+    the plan's level only."""
+    return is_cohort_clinician(user=user, cohort_id=enrollment.cohort_id)
+
+
+def session_adjustments_for_user(*, user: User, session_id: Any) -> Session:
+    """The session whose attendance adjustments ``user`` may read: admins and the
+    cohort's care team."""
+    session = session_for_user(user=user, session_id=session_id)
+    if _is_admin(user) or is_cohort_staff(user=user, cohort_id=session.cohort_id):
+        return session
+    raise NotVisible(
+        object_type="attendance_adjustment", object_id=session.pk, patient=session.patient_id
+    )
+
+
+def session_for_adjustment(*, user: User, session_id: Any) -> Session:
+    """The session ``user`` may add attendance minutes to: the cohort's clinicians."""
+    session = session_for_user(user=user, session_id=session_id, attempted="create")
+    if is_cohort_clinician(user=user, cohort_id=session.cohort_id):
+        return session
+    raise NotVisible(
+        object_type="attendance_adjustment",
+        object_id=session.pk,
+        patient=session.patient_id,
+        attempted="create",
+    )
+
+
+def may_adjust_for(*, user: User, patient_id: Any) -> bool:
+    """An adjustment completes the record of a session held: the clinician's patient,
+    inside the documentation window after discharge too."""
+    return is_in_care_of(user=user, patient_id=patient_id, roles=[StaffRole.CLINICIAN])
+
+
+def session_for_makeup(*, user: User, session_id: Any) -> Session:
+    """The missed session ``user`` may offer a make-up for: the cohort's care team (the
+    patient's active enrollment is the service's check)."""
+    session = session_for_user(user=user, session_id=session_id, attempted="create")
+    if is_cohort_staff(user=user, cohort_id=session.cohort_id):
+        return session
+    raise NotVisible(
+        object_type="makeup", object_id=session.pk, patient=session.patient_id, attempted="create"
+    )
+
+
+def adjustments_visible_to(*, user: User, session: Session) -> QuerySet[AttendanceAdjustment]:
+    """The session's adjustments, of the patients in the caller's care (admins: all)."""
+    qs = AttendanceAdjustment.objects.filter(session=session).order_by("id")
+    patient_ids = attendance_patient_ids(user=user)
+    return qs if patient_ids is None else qs.filter(patient_id__in=patient_ids)
+
+
+def absences_of(*, patient: User) -> QuerySet[PlannedAbsence]:
+    """A patient's own planned absences."""
+    return PlannedAbsence.objects.filter(patient_id=patient.pk).order_by("-session__starts_at")
+
+
+def absence_for_user(*, user: User, absence_id: Any) -> PlannedAbsence:
+    """The door to a planned absence: its patient's own only."""
+    absence = (
+        PlannedAbsence.objects.select_related("session").filter(pk=absence_id).first()
+        if str(absence_id).isdigit()
+        else None
+    )
+    if absence is not None and absence.patient_id == user.pk:
+        return absence
+    raise NotVisible(
+        object_type="planned_absence",
+        object_id=absence_id,
+        patient=absence.patient_id if absence is not None else None,
+    )
+
+
+def attendance_read_audit(
+    *,
+    user: User,
+    object_type: str,
+    object_id: Any,
+    patient_ids: Iterable[int],
+    action: str = Action.READ,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """One event per patient whose attendance the caller saw or exported (a report page,
+    an export, a summary), never one event for a crowd: the trail answers who saw
+    patient N's attendance. ``detail`` holds identifiers and codes only."""
+    audit.record_many(
+        {
+            "action": action,
+            "actor": user,
+            "object_type": object_type,
+            "object_id": object_id,
+            "patient": patient_id,
+            "detail": detail or {},
+        }
+        for patient_id in sorted(set(patient_ids))
+    )
 
 
 # --- The ledger ----------------------------------------------------------------------------
@@ -248,12 +408,12 @@ def ledgers(
     cohort: Cohort,
     first_day: dt.date,
     last_day: dt.date,
-    patient_ids: list[int] | None = None,
+    patient_ids: Iterable[int] | None = None,
     now: dt.datetime | None = None,
 ) -> list[PatientLedger]:
     """Every patient enrolled in ``cohort`` at some point from ``first_day`` to
-    ``last_day`` (local dates, inclusive), with their expected sessions of those days.
-    Six queries in all."""
+    ``last_day`` (local dates, inclusive), with their expected sessions of those days;
+    only those of ``patient_ids`` when given (a list or a query). Six queries in all."""
     now = now or timezone.now()
     zone = cohort_zone(cohort)
     start = local_midnight(first_day, zone)
@@ -410,10 +570,15 @@ def _week_totals(ledger: PatientLedger, monday: dt.date, policy: Policy) -> dict
 
 
 def cohort_week_report(
-    *, cohort: Cohort, monday: dt.date, now: dt.datetime | None = None
+    *,
+    cohort: Cohort,
+    monday: dt.date,
+    patient_ids: Iterable[int] | None = None,
+    now: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """Per patient, per day and for the week. Consecutive absences look back to the start
-    of the patient's enrollment, not only this week."""
+    """Per patient (of ``patient_ids`` when given: see ``attendance_patient_ids``), per
+    day and for the week. Consecutive absences look back to the start of the patient's
+    enrollment, not only this week."""
     policy = cohort_policy(cohort)
     sunday = monday + dt.timedelta(days=6)
     first = (
@@ -426,7 +591,10 @@ def cohort_week_report(
     patients = []
     # Absences are counted back through the enrollment, but never further than this.
     first_day = max(min(first or monday, monday), monday - ABSENCE_LOOKBACK)
-    for ledger in ledgers(cohort=cohort, first_day=first_day, last_day=sunday, now=now):
+    found = ledgers(
+        cohort=cohort, first_day=first_day, last_day=sunday, patient_ids=patient_ids, now=now
+    )
+    for ledger in found:
         totals = _week_totals(ledger, monday, policy)
         if not any(_enrolled_on(ledger.enrollment, monday + dt.timedelta(d)) for d in range(7)):
             continue
@@ -507,12 +675,21 @@ BILLING_COLUMNS = [
 
 
 def billing_days(
-    *, cohort: Cohort, first_day: dt.date, last_day: dt.date, now: dt.datetime | None = None
+    *,
+    cohort: Cohort,
+    first_day: dt.date,
+    last_day: dt.date,
+    patient_ids: Iterable[int] | None = None,
+    now: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """One row per patient per day attended, in date then patient order."""
+    """One row per patient (of ``patient_ids`` when given) per day attended, in date then
+    patient order."""
     policy = cohort_policy(cohort)
     rows = []
-    for ledger in ledgers(cohort=cohort, first_day=first_day, last_day=last_day, now=now):
+    found = ledgers(
+        cohort=cohort, first_day=first_day, last_day=last_day, patient_ids=patient_ids, now=now
+    )
+    for ledger in found:
         for day in ledger.days(first_day, last_day):
             if not day.attended:
                 continue
@@ -544,13 +721,11 @@ def billing_days(
     }
 
 
-def my_week(*, user: Any, monday: dt.date | None, now: dt.datetime | None = None) -> list[Any]:
+def my_week(*, user: User, monday: dt.date | None, now: dt.datetime | None = None) -> list[Any]:
     """The patient's own week in each cohort they are actively enrolled in: hours against
     the minimum and what is left to attend."""
     result = []
-    cohorts = Cohort.objects.filter(
-        enrollments__patient_id=user.pk, enrollments__status=EnrollmentStatus.ACTIVE
-    ).distinct()
+    cohorts = Cohort.objects.filter(pk__in=active_patient_cohort_ids(user=user))
     for cohort in cohorts:
         policy = cohort_policy(cohort)
         start = monday or parse_week(None, zone=cohort_zone(cohort))

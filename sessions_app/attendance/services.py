@@ -8,7 +8,6 @@ import datetime as dt
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from groups.models import Enrollment, EnrollmentStatus
@@ -52,7 +51,6 @@ def adjustment_create(
     patient_id: int,
     minutes: int,
     reason: str,
-    request: HttpRequest | None = None,
 ) -> AttendanceAdjustment:
     """Add minutes the room did not measure for a patient expected in ``session``. Only
     for a session that has started; never more than its scheduled length. Audited."""
@@ -78,16 +76,13 @@ def adjustment_create(
         object_type="attendance_adjustment",
         object_id=adjustment.pk,
         patient=patient,
-        request=request,
         detail={"session": session.pk, "minutes": minutes},
     )
     return adjustment
 
 
 @transaction.atomic
-def absence_create(
-    *, patient: User, session: Session, reason: str, request: HttpRequest | None = None
-) -> PlannedAbsence:
+def absence_create(*, patient: User, session: Session, reason: str) -> PlannedAbsence:
     """A patient tells the program ahead that they will miss ``session`` (one they are
     expected in and that has not started). Audited."""
     reason = _check_reason(reason)
@@ -109,16 +104,13 @@ def absence_create(
         object_type="planned_absence",
         object_id=absence.pk,
         patient=patient,
-        request=request,
         detail={"session": session.pk},
     )
     return absence
 
 
 @transaction.atomic
-def absence_withdraw(
-    *, patient: User, absence: PlannedAbsence, request: HttpRequest | None = None
-) -> None:
+def absence_withdraw(*, patient: User, absence: PlannedAbsence) -> None:
     """The patient will come after all; only before the session starts. Audited."""
     if absence.session.starts_at <= timezone.now():
         raise Conflict("The session has begun; the planned absence stays on record.")
@@ -131,7 +123,6 @@ def absence_withdraw(
         object_type="planned_absence",
         object_id=absence_id,
         patient=patient,
-        request=request,
         detail={"session": session_id},
     )
 
@@ -145,7 +136,6 @@ def makeup_offer(
     starts_at: dt.datetime,
     ends_at: dt.datetime,
     title: str = "",
-    request: HttpRequest | None = None,
 ) -> Session:
     """An individual make-up session for a patient expected in ``missed``. It counts
     toward the week it is held in. Audited."""
@@ -178,7 +168,6 @@ def makeup_offer(
         object_type="session",
         object_id=session.pk,
         patient=patient_id,
-        request=request,
         detail={"makeup_for": missed.pk},
     )
     return session

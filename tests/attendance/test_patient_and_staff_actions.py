@@ -172,7 +172,7 @@ def test_adjustment_must_fit_the_session_and_name_an_expected_patient(cast, clie
 def test_who_sees_the_session_but_is_not_its_clinician_cannot_adjust(cast, client_for, who):
     session = SessionFactory(cohort=cast.cohort)
     response = _adjust(client_for(getattr(cast, who)), session, cast.patient)
-    assert response.status_code == 403
+    assert response.status_code == 404
     assert not AttendanceAdjustment.objects.exists()
     assert AuditEvent.objects.filter(outcome="denied", object_type="attendance_adjustment").exists()
 
@@ -188,7 +188,7 @@ def test_who_cannot_see_the_session_gets_404_for_adjustments(cast, client_for, w
 def test_patient_cannot_list_adjustments(cast, client_for):
     session = SessionFactory(cohort=cast.cohort)
     response = client_for(cast.patient).get(f"/api/sessions/{session.pk}/attendance/adjustments/")
-    assert response.status_code == 403
+    assert response.status_code == 404
 
 
 # --- Make-up sessions ----------------------------------------------------------------------
@@ -213,7 +213,7 @@ def test_staff_offer_a_makeup_session_for_a_missed_one(cast, client_for):
 
 
 @pytest.mark.parametrize(
-    ("who", "status"), [("patient", 403), ("admin", 403), ("other_clinician", 404)]
+    ("who", "status"), [("patient", 404), ("admin", 403), ("other_clinician", 404)]
 )
 def test_makeups_are_offered_by_the_care_team_only(cast, client_for, who, status):
     missed = SessionFactory(cohort=cast.cohort)
@@ -286,7 +286,7 @@ def test_admin_reads_the_summary_without_the_aftercare_notes(discharged, client_
 @pytest.mark.parametrize(
     ("who", "status"),
     # The discharged patient no longer sees the cohort at all.
-    [("facilitator", 403), ("patient", 404), ("other_clinician", 404), ("outsider", 404)],
+    [("facilitator", 404), ("patient", 404), ("other_clinician", 404), ("outsider", 404)],
 )
 def test_discharge_summary_is_refused_to_others(discharged, client_for, who, status):
     cast, enrollment = discharged
@@ -299,7 +299,7 @@ def test_active_patient_of_the_cohort_cannot_read_a_discharge_summary(discharged
     cast, enrollment = discharged
     member = UserFactory(role="patient")
     EnrollmentFactory(cohort=cast.cohort, patient=member)
-    assert _summary(client_for(member), cast, enrollment).status_code == 403
+    assert _summary(client_for(member), cast, enrollment).status_code == 404
 
 
 def test_summary_of_an_enrollment_of_another_cohort_is_404(discharged, client_for):
@@ -322,7 +322,7 @@ def test_chart_is_a_png_for_the_care_team(enrolled_since_january, client_for):
     assert response.content.startswith(b"\x89PNG\r\n\x1a\n")
 
 
-@pytest.mark.parametrize(("who", "status"), [("patient", 403), ("other_clinician", 404)])
+@pytest.mark.parametrize(("who", "status"), [("patient", 404), ("other_clinician", 404)])
 def test_chart_is_refused_to_others(cast, client_for, who, status):
     response = client_for(getattr(cast, who)).get(
         f"/api/cohorts/{cast.cohort.pk}/attendance/chart/"

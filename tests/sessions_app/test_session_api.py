@@ -213,7 +213,10 @@ def test_session_lists_make_a_bounded_number_of_queries(
             patient=cast.patient,
             starts_at=SOON + dt.timedelta(days=offset, hours=4),
         )
-    with django_assert_max_num_queries(5):
+    # The page, its count, the caller's role and the audit's constant cost (the chain
+    # head made and locked, one insert of every patient's event, the head moved, their
+    # savepoints): never per row.
+    with django_assert_max_num_queries(15):
         response = client.get(url)
     assert response.json()["count"] == 80
 
