@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
@@ -105,7 +105,7 @@ def client_address(request: HttpRequest) -> str:
     return resolve_client_address(peer, [forwarded] if forwarded else [])
 
 
-def client_address_for_scope(scope: dict[str, Any]) -> str:
+def client_address_for_scope(scope: Mapping[str, Any]) -> str:
     """The client's address of an ASGI connection (the room consumer's audit context)."""
     client = scope.get("client") or ("", 0)
     peer = str(client[0] or "")
