@@ -1,22 +1,22 @@
 """Screening API: thin views over ``screening.selectors`` and ``screening.services``.
 
-Every read of a test, consent or disclosure (each item of a list included) writes an audit
-event with its patient; every refusal of an existing record does too.
+Every record is reached through its door in ``screening.selectors``; a record the caller
+may not see raises ``NotVisible`` (the standard 404 and an audited denial, written by the
+exception handler). A single read writes one audit event with its patient, a list page
+one event per patient on it, a FHIR export one export event.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from groups.models import Cohort
 from screening import fhir, selectors, services
 from screening.analytes import ANALYTES
 from screening.models import (
@@ -34,7 +34,8 @@ from screening.models import (
     Specimen,
 )
 from screening.part2 import notice_block
-from vioip.accounts.models import Role
+from vioip.accounts.models import Role, User
+from vioip.audit.models import Action
 from vioip.core.metadata import Metadata
 from vioip.core.permissions import IsClinician, IsPatient, IsStaff, has_role
 
@@ -267,7 +268,8 @@ def disclosure_summary(disclosure: Disclosure) -> dict[str, Any]:
     }
 
 
-def draw_payload(draw: Draw) -> dict[str, Any]:
+def draw_payload(draw: Draw, selected: list[Any]) -> dict[str, Any]:
+    """``selected``: the selected patients the reader may see (``selected_in_care``)."""
     return {
         "id": draw.pk,
         "cohort": draw.cohort_id,
@@ -276,7 +278,7 @@ def draw_payload(draw: Draw) -> dict[str, Any]:
         "drawn_by": draw.drawn_by_id,
         "drawn_at": draw.drawn_at,
         "pool_size": len(draw.pool),
-        "selected": draw.selected,
+        "selected": selected,
         "generator": draw.generator,
     }
 
@@ -285,7 +287,7 @@ def draw_payload(draw: Draw) -> dict[str, Any]:
 
 
 class _Base(GenericAPIView):
-    """Lists paginate with the project's paginator; each row read is audited."""
+    """Lists paginate with the project's paginator; each page's patients are audited."""
 
     # The stubs type this as an instance, but DRF instantiates the class it is given.
     metadata_class = Metadata  # type: ignore[assignment]
@@ -298,15 +300,10 @@ class _Base(GenericAPIView):
             return self.get_paginated_response(data)
         return Response(data)
 
-    def _deny_role(self, request: Request, object_type: str, patient: Any = None) -> None:
-        selectors.audit_denied(
-            user=request.user,
-            object_type=object_type,
-            object_id="",
-            patient=patient,
-            request=request._request,
-        )
-        raise PermissionDenied("Your role does not allow this.")
+
+def _caller(request: Request) -> User:
+    """The authenticated caller (the default permission refuses anonymous requests)."""
+    return cast(User, request.user)
 
 
 def _int_param(request: Request, name: str) -> int | None:
@@ -321,11 +318,8 @@ def _int_param(request: Request, name: str) -> int | None:
 
 def _render_tests(request: Request, tests: list[DrugTest], *, staff: bool) -> list[dict[str, Any]]:
     meds = selectors.medications_by_patient(patient_ids=[t.patient_id for t in tests])
-    selectors.audit_reads(
-        user=request.user,
-        object_type="drug_test",
-        items=[(t.pk, t.patient_id) for t in tests],
-        request=request._request,
+    selectors.audit_page(
+        user=_caller(request), object_type="drug_test", items=[(t.pk, t.patient_id) for t in tests]
     )
     return [test_payload(t, meds.get(t.patient_id, []), staff=staff) for t in tests]
 
@@ -337,13 +331,8 @@ class TestListCreateApi(_Base):
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request: Request) -> Response:
-        user = request.user
-        patient_id = _int_param(request, "patient")
-        if not has_role(user, Role.CLINICIAN, Role.PATIENT):
-            self._deny_role(request, "drug_test", patient_id)
-        qs = selectors.tests_visible_to(user=user)
-        if patient_id is not None:
-            qs = qs.filter(patient_id=patient_id)
+        user = _caller(request)
+        qs = selectors.drug_tests_for_user(user=user, patient_id=_int_param(request, "patient"))
         staff = has_role(user, Role.CLINICIAN)
         return self.paged(request, qs, lambda rows: _render_tests(request, rows, staff=staff))
 
@@ -351,22 +340,24 @@ class TestListCreateApi(_Base):
     def post(self, request: Request) -> Response:
         data = _valid(TestCreateInput, request.data)
         test = services.test_create(
-            actor=request.user,
+            actor=_caller(request),
             patient_id=data["patient"],
             collected_at=data["collected_at"],
             specimen=data["specimen"],
             observed=data["observed"],
             reason=data["reason"],
             chain_of_custody_id=data.get("chain_of_custody_id", ""),
-            request=request._request,
         )
         return _test_response(request, test.pk, status.HTTP_201_CREATED)
 
 
 def _test_response(request: Request, test_id: int, code: int = status.HTTP_200_OK) -> Response:
-    test = selectors.test_get_for_user(user=request.user, test_id=test_id, request=request._request)
+    test = selectors.drug_test_for_user(user=_caller(request), drug_test_id=test_id)
+    selectors.audit_read(
+        user=_caller(request), object_type="drug_test", object_id=test.pk, patient=test.patient_id
+    )
     meds = selectors.medications_by_patient(patient_ids=[test.patient_id])
-    staff = has_role(request.user, Role.CLINICIAN)
+    staff = has_role(_caller(request), Role.CLINICIAN)
     return Response(test_payload(test, meds.get(test.patient_id, []), staff=staff), status=code)
 
 
@@ -379,27 +370,20 @@ class TestDetailApi(_Base):
 class TestCollectApi(_Base):
     @extend_schema(request=TestCollectInput, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, test_id: int) -> Response:
-        test = selectors.test_get_for_clinician(
-            user=request.user, test_id=test_id, request=request._request
-        )
         data = _valid(TestCollectInput, request.data)
-        services.test_collect(actor=request.user, test=test, request=request._request, **data)
+        test = services.test_collect(actor=_caller(request), drug_test_id=test_id, **data)
         return _test_response(request, test.pk)
 
 
 class TestResultsApi(_Base):
     @extend_schema(request=ResultsInput, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, test_id: int) -> Response:
-        test = selectors.test_get_for_clinician(
-            user=request.user, test_id=test_id, request=request._request
-        )
         data = _valid(ResultsInput, request.data)
-        services.test_record_results(
-            actor=request.user,
-            test=test,
+        test = services.test_record_results(
+            actor=_caller(request),
+            drug_test_id=test_id,
             results=[dict(r) for r in data.get("results", [])],
             validity=dict(data["validity"]) if data.get("validity") else None,
-            request=request._request,
         )
         return _test_response(request, test.pk)
 
@@ -407,12 +391,9 @@ class TestResultsApi(_Base):
 class TestReviewApi(_Base):
     @extend_schema(request=ReviewInput, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, test_id: int) -> Response:
-        test = selectors.test_get_for_clinician(
-            user=request.user, test_id=test_id, request=request._request
-        )
         data = _valid(ReviewInput, request.data)
-        services.test_review(
-            actor=request.user, test=test, comment=data["comment"], request=request._request
+        test = services.test_review(
+            actor=_caller(request), drug_test_id=test_id, comment=data["comment"]
         )
         return _test_response(request, test.pk)
 
@@ -420,18 +401,14 @@ class TestReviewApi(_Base):
 class TestAmendApi(_Base):
     @extend_schema(request=AmendInput, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, test_id: int) -> Response:
-        test = selectors.test_get_for_clinician(
-            user=request.user, test_id=test_id, request=request._request
-        )
         data = _valid(AmendInput, request.data)
-        services.test_amend(
-            actor=request.user,
-            test=test,
+        test = services.test_amend(
+            actor=_caller(request),
+            drug_test_id=test_id,
             reason=data["reason"],
             results=[dict(r) for r in data.get("results", [])],
             validity=dict(data["validity"]) if data.get("validity") else None,
             comment=data.get("comment"),
-            request=request._request,
         )
         return _test_response(request, test.pk)
 
@@ -439,16 +416,35 @@ class TestAmendApi(_Base):
 class TestFhirApi(_Base):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, test_id: int) -> Response:
-        test = selectors.test_get_for_user(
-            user=request.user, test_id=test_id, request=request._request
+        test = selectors.drug_test_for_user(
+            user=_caller(request), drug_test_id=test_id, attempted="export"
+        )
+        selectors.audit_read(
+            user=_caller(request),
+            action=Action.EXPORT,
+            object_type="drug_test",
+            object_id=test.pk,
+            patient=test.patient_id,
+            detail={"format": "fhir"},
         )
         meds = selectors.medications_by_patient(patient_ids=[test.patient_id])
         state = selectors.test_states(test, meds.get(test.patient_id, []))[-1]
         return Response(fhir.test_bundle(test, state))
 
 
+def _render_draws(request: Request, rows: list[Draw]) -> list[dict[str, Any]]:
+    # Who was selected is about each selected patient: one event per patient shown.
+    selected = selectors.selected_in_care(user=_caller(request), draws=rows)
+    selectors.audit_page(
+        user=_caller(request),
+        object_type="screening_draw",
+        items=[(d.pk, patient_id) for d in rows for patient_id in selected[d.pk]],
+    )
+    return [draw_payload(d, selected[d.pk]) for d in rows]
+
+
 class DrawListCreateApi(_Base):
-    permission_classes = [IsStaff]
+    permission_classes = [IsClinician]
 
     @extend_schema(
         operation_id="screening_draws_list",
@@ -456,39 +452,38 @@ class DrawListCreateApi(_Base):
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request: Request) -> Response:
-        qs = selectors.draws_visible_to(user=request.user)
-        cohort_id = _int_param(request, "cohort")
-        if cohort_id is not None:
-            qs = qs.filter(cohort_id=cohort_id)
-
-        def render(rows: list[Draw]) -> list[dict[str, Any]]:
-            # Who was selected is itself about each selected patient.
-            selectors.audit_reads(
-                user=request.user,
-                object_type="screening_draw",
-                items=[(d.pk, patient_id) for d in rows for patient_id in d.selected],
-                request=request._request,
-            )
-            return [draw_payload(d) for d in rows]
-
-        return self.paged(request, qs, render)
+        qs = selectors.draws_for_user(
+            user=_caller(request), cohort_id=_int_param(request, "cohort")
+        )
+        return self.paged(request, qs, lambda rows: _render_draws(request, rows))
 
     @extend_schema(request=DrawInput, responses={201: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         data = _valid(DrawInput, request.data)
         draw = services.draw_create(
-            actor=request.user,
-            cohort_id=data["cohort"],
-            date=data["date"],
-            rate=data["rate"],
-            request=request._request,
+            actor=_caller(request), cohort_id=data["cohort"], date=data["date"], rate=data["rate"]
         )
-        return Response(draw_payload(draw), status=status.HTTP_201_CREATED)
+        return Response(draw_payload(draw, draw.selected), status=status.HTTP_201_CREATED)
+
+
+class DrawDetailApi(_Base):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, draw_id: int) -> Response:
+        draw = selectors.draw_for_user(user=_caller(request), draw_id=draw_id)
+        return Response(_render_draws(request, [draw])[0])
+
+
+def _medication_payload(med: DocumentedMedication) -> dict[str, Any]:
+    return {
+        "id": med.pk,
+        "patient": med.patient_id,
+        "name": med.name,
+        "start_date": med.start_date,
+        "end_date": med.end_date,
+    }
 
 
 class MedicationListCreateApi(_Base):
-    permission_classes = [IsClinician]
-
     @extend_schema(
         operation_id="screening_medications_list",
         parameters=[OpenApiParameter("patient", int, required=True)],
@@ -498,59 +493,31 @@ class MedicationListCreateApi(_Base):
         patient_id = _int_param(request, "patient")
         if patient_id is None:
             raise serializers.ValidationError({"patient": ["This parameter is required."]})
-        if not selectors.is_clinician_of_patient(user=request.user, patient_id=patient_id):
-            selectors.audit_denied(
-                user=request.user,
+        meds = selectors.medications_for_user(user=_caller(request), patient_id=patient_id)
+
+        def render(rows: list[DocumentedMedication]) -> list[dict[str, Any]]:
+            selectors.audit_read(
+                user=_caller(request),
                 object_type="documented_medication",
                 object_id="",
                 patient=patient_id,
-                request=request._request,
+                detail={"ids": [m.pk for m in rows]},
             )
-            return Response({"code": "not_found", "detail": "Not found."}, status=404)
-        selectors.audit_read(
-            user=request.user,
-            object_type="documented_medication",
-            object_id="",
-            patient=patient_id,
-            request=request._request,
-        )
-        meds = DocumentedMedication.objects.filter(patient_id=patient_id)
-        return self.paged(
-            request,
-            meds,
-            lambda rows: [
-                {
-                    "id": m.pk,
-                    "patient": m.patient_id,
-                    "name": m.name,
-                    "start_date": m.start_date,
-                    "end_date": m.end_date,
-                }
-                for m in rows
-            ],
-        )
+            return [_medication_payload(m) for m in rows]
+
+        return self.paged(request, meds, render)
 
     @extend_schema(request=MedicationInput, responses={201: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         data = _valid(MedicationInput, request.data)
         med = services.medication_record(
-            actor=request.user,
+            actor=_caller(request),
             patient_id=data["patient"],
             name=data["name"],
             start_date=data["start_date"],
             end_date=data.get("end_date"),
-            request=request._request,
         )
-        return Response(
-            {
-                "id": med.pk,
-                "patient": med.patient_id,
-                "name": med.name,
-                "start_date": med.start_date,
-                "end_date": med.end_date,
-            },
-            status=status.HTTP_201_CREATED,
-        )
+        return Response(_medication_payload(med), status=status.HTTP_201_CREATED)
 
 
 class ComplianceApi(_Base):
@@ -581,22 +548,23 @@ class ComplianceApi(_Base):
             if request.query_params.get("to")
             else None
         )
-        if not selectors.can_see_compliance(user=request.user, cohort_id=cohort_id):
-            return Response({"code": "not_found", "detail": "Not found."}, status=404)
-        cohort = Cohort.objects.get(pk=cohort_id)
-        rows = []
-        for patient in selectors.compliance_patients(cohort_id=cohort.pk):
-            counts = selectors.screening_compliance_counts(
-                patient_id=patient.pk, cohort_id=cohort.pk, start=start, end=end
-            )
-            selectors.audit_read(
-                user=request.user,
-                object_type="screening_compliance",
-                object_id=cohort.pk,
-                patient=patient.pk,
-                request=request._request,
-            )
-            rows.append({"patient": patient.pk, "name": patient.display_name, **counts})
+        cohort = selectors.compliance_cohort_for_user(user=_caller(request), cohort_id=cohort_id)
+        patients = selectors.compliance_patients(cohort=cohort)
+        rows = [
+            {
+                "patient": patient.pk,
+                "name": patient.display_name,
+                **selectors.screening_compliance_counts(
+                    patient_id=patient.pk, cohort_id=cohort.pk, start=start, end=end
+                ),
+            }
+            for patient in patients
+        ]
+        selectors.audit_page(
+            user=_caller(request),
+            object_type="screening_compliance",
+            items=[(cohort.pk, patient.pk) for patient in patients],
+        )
         return Response({"cohort": cohort.pk, "patients": rows})
 
 
@@ -607,19 +575,15 @@ class ConsentListCreateApi(_Base):
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request: Request) -> Response:
-        patient_id = _int_param(request, "patient")
-        if not has_role(request.user, Role.CLINICIAN, Role.PATIENT):
-            self._deny_role(request, "consent", patient_id)
-        qs = selectors.consents_visible_to(user=request.user)
-        if patient_id is not None:
-            qs = qs.filter(patient_id=patient_id)
+        qs = selectors.consents_for_user(
+            user=_caller(request), patient_id=_int_param(request, "patient")
+        )
 
         def render(rows: list[Consent]) -> list[dict[str, Any]]:
-            selectors.audit_reads(
-                user=request.user,
+            selectors.audit_page(
+                user=_caller(request),
                 object_type="consent",
                 items=[(c.pk, c.patient_id) for c in rows],
-                request=request._request,
             )
             return [consent_payload(c) for c in rows]
 
@@ -629,7 +593,7 @@ class ConsentListCreateApi(_Base):
     def post(self, request: Request) -> Response:
         data = _valid(ConsentInput, request.data)
         consent = services.consent_create(
-            actor=request.user,
+            actor=_caller(request),
             patient_id=data["patient"],
             information=data["information"],
             recipient=dict(data["recipient"]),
@@ -638,68 +602,59 @@ class ConsentListCreateApi(_Base):
             expires_at_end_of_treatment=data["expires_at_end_of_treatment"],
             signed_at=data["signed_at"],
             signature_method=data["signature_method"],
-            request=request._request,
         )
-        consent = Consent.objects.select_related("patient").get(pk=consent.pk)
-        return Response(consent_payload(consent), status=status.HTTP_201_CREATED)
+        return Response(_consent_read(request, consent.pk), status=status.HTTP_201_CREATED)
 
 
-def _consent_read(request: Request, consent_id: int, *, clinician_only: bool = False) -> Consent:
-    consent = selectors.consent_get_for_user(
-        user=request.user,
-        consent_id=consent_id,
-        request=request._request,
-        clinician_only=clinician_only,
-    )
+def _consent_read(request: Request, consent_id: int) -> dict[str, Any]:
+    consent = selectors.consent_for_user(user=_caller(request), consent_id=consent_id)
     selectors.audit_read(
-        user=request.user,
+        user=_caller(request),
         object_type="consent",
         object_id=consent.pk,
         patient=consent.patient_id,
-        request=request._request,
     )
-    return consent
+    return consent_payload(consent)
 
 
 class ConsentDetailApi(_Base):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, consent_id: int) -> Response:
-        return Response(consent_payload(_consent_read(request, consent_id)))
+        return Response(_consent_read(request, consent_id))
 
 
 class ConsentFhirApi(_Base):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, consent_id: int) -> Response:
-        consent = _consent_read(request, consent_id)
+        consent = selectors.consent_for_user(
+            user=_caller(request), consent_id=consent_id, attempted="export"
+        )
+        selectors.audit_read(
+            user=_caller(request),
+            action=Action.EXPORT,
+            object_type="consent",
+            object_id=consent.pk,
+            patient=consent.patient_id,
+            detail={"format": "fhir"},
+        )
         return Response(fhir.consent_resource(consent, state=selectors.consent_state(consent)))
 
 
 class ConsentRevokeApi(_Base):
     @extend_schema(request=RevokeInput, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, consent_id: int) -> Response:
-        consent = selectors.consent_get_for_user(
-            user=request.user,
-            consent_id=consent_id,
-            request=request._request,
-            clinician_only=True,
-        )
         data = _valid(RevokeInput, request.data)
         services.consent_revoke(
-            actor=request.user,
-            consent=consent,
-            revoked_at=data.get("revoked_at"),
-            request=request._request,
+            actor=_caller(request), consent_id=consent_id, revoked_at=data.get("revoked_at")
         )
-        consent = Consent.objects.select_related("patient", "revocation").get(pk=consent.pk)
-        return Response(consent_payload(consent))
+        return Response(_consent_read(request, consent_id))
 
 
 def _render_disclosures(request: Request, rows: list[Disclosure]) -> list[dict[str, Any]]:
-    selectors.audit_reads(
-        user=request.user,
+    selectors.audit_page(
+        user=_caller(request),
         object_type="disclosure",
         items=[(d.pk, d.patient_id) for d in rows],
-        request=request._request,
     )
     return [disclosure_summary(d) for d in rows]
 
@@ -711,30 +666,20 @@ class DisclosureListCreateApi(_Base):
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request: Request) -> Response:
-        patient_id = _int_param(request, "patient")
-        if not has_role(request.user, Role.CLINICIAN):
-            self._deny_role(request, "disclosure", patient_id)
-        qs = selectors.disclosures_visible_to(user=request.user)
-        if patient_id is not None:
-            qs = qs.filter(patient_id=patient_id)
+        qs = selectors.disclosures_for_user(
+            user=_caller(request), patient_id=_int_param(request, "patient")
+        )
         return self.paged(request, qs, lambda rows: _render_disclosures(request, rows))
 
     @extend_schema(request=DisclosureInput, responses={201: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         data = _valid(DisclosureInput, request.data)
-        consent = selectors.consent_get_for_user(
-            user=request.user,
-            consent_id=data["consent"],
-            request=request._request,
-            clinician_only=True,
-        )
         disclosure = services.disclosure_create(
-            actor=request.user,
-            consent=consent,
+            actor=_caller(request),
+            consent_id=data["consent"],
             period_from=data["from"],
             period_to=data["to"],
             information=data.get("information"),
-            request=request._request,
         )
         return Response(services.disclosure_package(disclosure), status=status.HTTP_201_CREATED)
 
@@ -742,30 +687,14 @@ class DisclosureListCreateApi(_Base):
 class DisclosureDetailApi(_Base):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, disclosure_id: int) -> Response:
-        disclosure = (
-            selectors.disclosures_visible_to(user=request.user).filter(pk=disclosure_id).first()
+        disclosure = selectors.disclosure_for_user(
+            user=_caller(request), disclosure_id=disclosure_id
         )
-        if disclosure is None:
-            existing = (
-                Disclosure.objects.filter(pk=disclosure_id)
-                .values_list("patient_id", flat=True)
-                .first()
-            )
-            if existing is not None:
-                selectors.audit_denied(
-                    user=request.user,
-                    object_type="disclosure",
-                    object_id=disclosure_id,
-                    patient=existing,
-                    request=request._request,
-                )
-            return Response({"code": "not_found", "detail": "Not found."}, status=404)
         selectors.audit_read(
-            user=request.user,
+            user=_caller(request),
             object_type="disclosure",
             object_id=disclosure.pk,
             patient=disclosure.patient_id,
-            request=request._request,
         )
         return Response(
             {**disclosure_summary(disclosure), "package": services.disclosure_package(disclosure)}
@@ -779,7 +708,7 @@ class MyScreeningRecordsApi(_Base):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
-        qs = selectors.tests_visible_to(user=request.user)
+        qs = selectors.drug_tests_for_user(user=_caller(request))
         return self.paged(request, qs, lambda rows: _render_tests(request, rows, staff=False))
 
 
@@ -790,7 +719,7 @@ class MyDisclosuresApi(_Base):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
-        qs = selectors.disclosures_visible_to(user=request.user)
+        qs = selectors.disclosures_for_user(user=_caller(request))
         return self.paged(request, qs, lambda rows: _render_disclosures(request, rows))
 
 

@@ -85,11 +85,13 @@ def seed(context: dict[str, Any]) -> None:
                 chain_of_custody_id=f"{DEMO_PREFIX}{index + 1:04d}",
             )
             services.test_record_results(
-                actor=clinician, test=test, results=results, validity=validity
+                actor=clinician, drug_test_id=test.pk, results=results, validity=validity
             )
             if index == 0:
                 services.test_review(
-                    actor=clinician, test=test, comment="Negative panel; discussed in session."
+                    actor=clinician,
+                    drug_test_id=test.pk,
+                    comment="Negative panel; discussed in session.",
                 )
         notes.append(f"Screening: {min(len(patients), len(DEMO_TESTS))} demo drug tests.")
 
@@ -120,7 +122,7 @@ def seed(context: dict[str, Any]) -> None:
     if not Disclosure.objects.filter(consent=consent).exists():
         services.disclosure_create(
             actor=clinician,
-            consent=consent,
+            consent_id=consent.pk,
             period_from=today - dt.timedelta(days=30),
             period_to=today,
         )

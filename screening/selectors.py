@@ -1,14 +1,43 @@
-"""Reads of screening records, limited to what the caller may see, and audited.
+"""Screening records: who may see and do what, through one door per record.
 
-Who sees what:
-- clinicians on the care team of a cohort the patient is (or was) enrolled in: everything;
-- the patient: their own tests and results (not review comments, not orders before they
-  are due), their consents, and the disclosures made about them;
-- facilitators: compliance counts only (``screening_compliance_counts``), never results;
+Access follows the care relationship (``groups.selectors``, the one definition of it):
+
+- a clinician on the care team of the patient's cohort, with a care-team role matching
+  their current role, reads the patient's tests, results, medications, consents and
+  disclosures while the enrollment is active and for ``VIOIP_POST_DISCHARGE_DAYS`` after
+  discharge (the documentation window); after it, nothing (break-the-glass is for notes);
+- the patient reads their own tests and results (not review comments, not an order before
+  its day), their consents and the disclosures made about them, at any time (right of
+  access);
+- facilitators of the cohort see compliance counts only (``screening_compliance_counts``),
+  never results, orders, draws, consents or disclosures; a clinician demoted to facilitator
+  has exactly that from the moment the role changes;
 - admins and auditors: nothing.
 
-A record the caller may not see is "not found" (Http404) whether it exists or not; a refusal
-of an existing record is audited with its patient.
+What needs which relationship (``attempted``):
+
+- reads and FHIR exports (``read``, ``list``, ``export``): active or inside the window;
+- finishing the documentation of a specimen already collected (``results``, ``review``,
+  ``amend``) and recording the patient's revocation of a consent (``revoke``): active or
+  inside the window. Lab results often arrive after a discharge; recording, reviewing and
+  amending them finishes the record of care given during the enrollment. A revocation
+  only narrows what may be disclosed, and the patient may revoke at any time
+  (42 CFR 2.31(a)(6)): refusing to record it would leave a consent standing that the
+  patient has withdrawn;
+- anything new (``order``/``create``, ``collect``, ``draw``, ``medication``, ``consent``,
+  ``disclose``): an active enrollment only. After discharge nothing is ordered, collected,
+  drawn, consented to or disclosed by the former care team.
+
+Doors: ``drug_test_for_user``, ``consent_for_user``, ``disclosure_for_user``,
+``draw_for_user``, ``patient_for_user`` (writes and reads that name a patient),
+``draw_cohort_for_user`` and ``compliance_cohort_for_user``; lists go through
+``drug_tests_for_user``, ``consents_for_user``, ``disclosures_for_user`` and
+``draws_for_user``. Each returns what the caller may see or raises ``NotVisible`` — for
+missing and forbidden records alike — which the exception handler answers with the
+standard 404 and an audited denial. Nothing else queries these models for a caller.
+
+Audit: a single record read writes one event with its patient; a list page writes one
+event per patient on the page (``audit_page``), with record ids only in ``detail``.
 """
 
 from __future__ import annotations
@@ -19,12 +48,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Max, Prefetch, Q, QuerySet
-from django.http import Http404, HttpRequest
 from django.utils import timezone
 
-from groups.models import CareTeamMember, Enrollment, EnrollmentStatus, StaffRole
-from groups.selectors import is_in_care_of, patient_ids_in_care_of
+from groups.models import Cohort, Enrollment, EnrollmentStatus, StaffRole
+from groups.selectors import (
+    documentation_window_start,
+    is_cohort_clinician,
+    is_cohort_staff,
+    is_in_care_of,
+    patient_ids_in_care_of,
+    staff_cohort_ids,
+)
 from screening.models import (
     AnalyteResult,
     Consent,
@@ -39,152 +75,224 @@ from screening.models import (
 from screening.outcomes import ResultLine, overall_outcome, validity_flags
 from vioip.accounts.models import Role, User
 from vioip.audit import services as audit
-from vioip.audit.models import Action, Outcome
+from vioip.audit.models import Action
+from vioip.core.errors import NotVisible
 
 CLINICIAN_ROLES = [StaffRole.CLINICIAN]
 COLLECTED_STATUSES = [TestStatus.COLLECTED, TestStatus.RESULTED, TestStatus.REVIEWED]
 
+# What a caller attempts, by the relationship it needs (see the module docstring).
+READS = frozenset({"read", "list", "export"})
+DOCUMENTATION = frozenset({"results", "review", "amend", "revoke"})
+NEW = frozenset({"create", "collect", "draw", "medication", "consent", "disclose"})
 
-def is_clinician_of_patient(*, user: Any, patient_id: Any) -> bool:
+
+def _documentation(attempted: str) -> bool:
+    """Whether ``attempted`` is allowed inside the documentation window after discharge."""
+    if attempted in READS or attempted in DOCUMENTATION:
+        return True
+    if attempted in NEW:
+        return False
+    raise ValueError(f"Unknown screening attempt {attempted!r}.")
+
+
+def is_clinician_of_patient(*, user: User, patient_id: Any, attempted: str = "read") -> bool:
+    """Whether ``user`` is a clinician of the patient's care team, with the relationship
+    ``attempted`` needs (active, or active or inside the documentation window)."""
     return user.role == Role.CLINICIAN and is_in_care_of(
-        user=user, patient_id=patient_id, roles=CLINICIAN_ROLES
+        user=user,
+        patient_id=patient_id,
+        roles=CLINICIAN_ROLES,
+        documentation=_documentation(attempted),
     )
 
 
-def clinician_patient_ids(*, user: Any) -> QuerySet[Any]:
-    return patient_ids_in_care_of(user=user, roles=CLINICIAN_ROLES)
+def clinician_patient_ids(*, user: User, attempted: str = "read") -> QuerySet[Any]:
+    return patient_ids_in_care_of(
+        user=user, roles=CLINICIAN_ROLES, documentation=_documentation(attempted)
+    )
 
 
-def audit_denied(
-    *, user: Any, object_type: str, object_id: Any, patient: Any, request: HttpRequest | None
+def _existing_patient(patient_id: Any) -> Any:
+    """``patient_id`` if it names a patient (an audit event's patient is a foreign key:
+    an id nobody has would make the denial's write fail), else None."""
+    if patient_id is None:
+        return None
+    try:
+        pk = int(patient_id)
+    except (TypeError, ValueError):
+        return None
+    return pk if User.objects.filter(pk=pk, role=Role.PATIENT).exists() else None
+
+
+# --- Audit of reads -------------------------------------------------------------------------
+
+
+def audit_read(
+    *,
+    user: User,
+    object_type: str,
+    object_id: Any,
+    patient: Any,
+    action: str = Action.READ,
+    detail: dict[str, Any] | None = None,
 ) -> None:
-    """A refusal. ``patient`` may be an id the caller typed: the event names it only if such
-    a patient exists (an event's patient is a foreign key, checked when the write commits)."""
-    patient_id = getattr(patient, "pk", patient)
-    if (
-        patient_id is not None
-        and not User.objects.filter(pk=patient_id, role=Role.PATIENT).exists()
-    ):
-        patient_id = None
     audit.record(
-        action=Action.DENIED,
+        action=action,
         actor=user,
-        outcome=Outcome.DENIED,
         object_type=object_type,
         object_id=object_id,
-        patient=patient_id,
-        request=request,
+        patient=patient,
+        detail=detail,
     )
 
 
-def audit_reads(
-    *,
-    user: Any,
-    object_type: str,
-    items: Iterable[tuple[Any, Any]],
-    request: HttpRequest | None,
-) -> None:
-    """One read event per (object id, patient) pair, appended together so a page costs
-    the same to audit whatever its length."""
+def audit_page(*, user: User, object_type: str, items: Iterable[tuple[Any, Any]]) -> None:
+    """One read event per patient on a page, naming the ids of that patient's records
+    read: (object id, patient id) pairs in, identifiers only out."""
+    by_patient: dict[Any, list[Any]] = defaultdict(list)
+    for object_id, patient_id in items:
+        by_patient[patient_id].append(object_id)
     audit.record_many(
         {
             "action": Action.READ,
             "actor": user,
             "object_type": object_type,
-            "object_id": object_id,
-            "patient": patient,
-            "request": request,
+            "patient": patient_id,
+            "detail": {"ids": sorted(set(ids))},
         }
-        for object_id, patient in items
+        for patient_id, ids in sorted(by_patient.items())
     )
 
 
-def audit_read(
-    *, user: Any, object_type: str, object_id: Any, patient: Any, request: HttpRequest | None
-) -> None:
-    audit.record(
-        action=Action.READ,
-        actor=user,
+# --- Patients (writes and reads that name one) -----------------------------------------------
+
+
+def patient_for_user(*, user: User, patient_id: Any, attempted: str, object_type: str) -> User:
+    """The patient, if ``user`` is a clinician of their care team with the relationship
+    ``attempted`` needs; NotVisible otherwise (about ``object_type`` records)."""
+    if is_clinician_of_patient(user=user, patient_id=patient_id, attempted=attempted):
+        patient = User.objects.filter(pk=patient_id, role=Role.PATIENT).first()
+        if patient is not None:
+            return patient
+    raise NotVisible(
         object_type=object_type,
-        object_id=object_id,
-        patient=patient,
-        request=request,
+        object_id="",
+        patient=_existing_patient(patient_id),
+        attempted=attempted,
     )
+
+
+def care_cohort_for(*, user: User, patient_id: Any) -> Cohort:
+    """The cohort a new record is made in: the patient's active enrollment in a cohort
+    whose clinician ``user`` is (the caller has passed ``patient_for_user``)."""
+    enrollment = (
+        Enrollment.objects.filter(
+            patient_id=patient_id,
+            status=EnrollmentStatus.ACTIVE,
+            cohort_id__in=staff_cohort_ids(user=user, roles=CLINICIAN_ROLES),
+        )
+        .select_related("cohort")
+        .order_by("-start_date", "-id")
+        .first()
+    )
+    if enrollment is None:
+        raise NotVisible(object_type="patient", object_id="", patient=_existing_patient(patient_id))
+    return enrollment.cohort
+
+
+def medications_for_user(*, user: User, patient_id: Any) -> QuerySet[DocumentedMedication]:
+    """A patient's documented medications, for a clinician of their care team."""
+    patient = patient_for_user(
+        user=user, patient_id=patient_id, attempted="read", object_type="documented_medication"
+    )
+    return DocumentedMedication.objects.filter(patient=patient)
 
 
 # --- Drug tests ---------------------------------------------------------------------------
 
+TEST_DETAILS = (
+    Prefetch("results", queryset=AnalyteResult.objects.order_by("version", "analyte", "method")),
+    Prefetch("validity_checks", queryset=ValidityCheck.objects.order_by("version")),
+    Prefetch(
+        "versions",
+        queryset=TestVersion.objects.select_related("reviewed_by").order_by("number"),
+    ),
+)
+
 
 def _with_details(qs: QuerySet[DrugTest]) -> QuerySet[DrugTest]:
-    return qs.select_related("patient", "cohort").prefetch_related(
-        Prefetch(
-            "results", queryset=AnalyteResult.objects.order_by("version", "analyte", "method")
-        ),
-        Prefetch("validity_checks", queryset=ValidityCheck.objects.order_by("version")),
-        Prefetch(
-            "versions",
-            queryset=TestVersion.objects.select_related("reviewed_by").order_by("number"),
-        ),
+    return qs.select_related("patient", "cohort").prefetch_related(*TEST_DETAILS)
+
+
+def _announced(qs: QuerySet[DrugTest]) -> QuerySet[DrugTest]:
+    # A random selection is unannounced: the patient learns of an order only on its day.
+    return qs.exclude(status=TestStatus.ORDERED, due_from__gt=timezone.now())
+
+
+def drug_test_for_user(
+    *, user: User, drug_test_id: Any, attempted: str = "read", for_update: bool = False
+) -> DrugTest:
+    """The test, if ``user`` may do ``attempted`` with it: a clinician of the patient's
+    care team (relationship as ``attempted`` needs), or the patient reading their own
+    announced test. With ``for_update`` the row is locked (a write's transaction), and
+    comes without its details. NotVisible otherwise."""
+    _documentation(attempted)
+    qs = DrugTest.objects.filter(pk=drug_test_id)
+    if for_update:
+        qs = qs.select_for_update(of=("self",))
+    test = qs.first()
+    if test is not None:
+        if user.role == Role.PATIENT:
+            unannounced = (
+                test.status == TestStatus.ORDERED
+                and test.due_from is not None
+                and test.due_from > timezone.now()
+            )
+            allowed = attempted in READS and test.patient_id == user.pk and not unannounced
+        else:
+            allowed = is_clinician_of_patient(
+                user=user, patient_id=test.patient_id, attempted=attempted
+            )
+        if allowed:
+            if not for_update:
+                test = _with_details(DrugTest.objects.filter(pk=test.pk)).get()
+            return test
+    raise NotVisible(
+        object_type="drug_test",
+        object_id=drug_test_id,
+        patient=test.patient_id if test is not None else None,
+        attempted=attempted,
     )
 
 
-def tests_visible_to(*, user: Any) -> QuerySet[DrugTest]:
-    if user.role == Role.CLINICIAN:
+def drug_tests_for_user(*, user: User, patient_id: Any = None) -> QuerySet[DrugTest]:
+    """The tests ``user`` may list (optionally one patient's): a clinician's patients in
+    care, a patient's own. Naming a patient the caller may not see is NotVisible; a role
+    that lists no tests is refused (403)."""
+    if patient_id is not None:
+        if user.role == Role.PATIENT and str(patient_id) == str(user.pk):
+            qs = _announced(DrugTest.objects.filter(patient_id=user.pk))
+        elif is_clinician_of_patient(user=user, patient_id=patient_id, attempted="list"):
+            qs = DrugTest.objects.filter(patient_id=patient_id)
+        else:
+            raise NotVisible(
+                object_type="drug_test",
+                patient=_existing_patient(patient_id),
+                attempted="list",
+            )
+    elif user.role == Role.CLINICIAN:
         qs = DrugTest.objects.filter(patient_id__in=clinician_patient_ids(user=user))
     elif user.role == Role.PATIENT:
-        # A random selection is unannounced: the patient learns of an order only on its day.
-        qs = DrugTest.objects.filter(patient_id=user.pk).exclude(
-            status=TestStatus.ORDERED, due_from__gt=timezone.now()
-        )
+        qs = _announced(DrugTest.objects.filter(patient_id=user.pk))
     else:
-        return DrugTest.objects.none()
+        raise PermissionDenied
     return _with_details(qs)
 
 
-def test_get_for_user(
-    *, user: Any, test_id: Any, request: HttpRequest | None = None, audit_reads: bool = True
-) -> DrugTest:
-    """The test if ``user`` may see it (audited read); Http404 otherwise (audited denial)."""
-    test = tests_visible_to(user=user).filter(pk=test_id).first()
-    if test is None:
-        existing = DrugTest.objects.filter(pk=test_id).values_list("patient_id", flat=True).first()
-        if existing is not None:
-            audit_denied(
-                user=user,
-                object_type="drug_test",
-                object_id=test_id,
-                patient=existing,
-                request=request,
-            )
-        raise Http404
-    if audit_reads:
-        audit_read(
-            user=user,
-            object_type="drug_test",
-            object_id=test.pk,
-            patient=test.patient_id,
-            request=request,
-        )
-    return test
-
-
-def test_get_for_clinician(*, user: Any, test_id: Any, request: HttpRequest | None) -> DrugTest:
-    """For writes: only a clinician of the patient's care team. Denials are audited."""
-    if user.role != Role.CLINICIAN:
-        existing = DrugTest.objects.filter(pk=test_id).values_list("patient_id", flat=True).first()
-        if existing is not None:
-            audit_denied(
-                user=user,
-                object_type="drug_test",
-                object_id=test_id,
-                patient=existing,
-                request=request,
-            )
-        raise Http404
-    return test_get_for_user(user=user, test_id=test_id, request=request, audit_reads=False)
-
-
 def medications_by_patient(*, patient_ids: Iterable[Any]) -> dict[Any, list[DocumentedMedication]]:
+    """Documented medications of patients whose tests the caller already holds (from a
+    door): they interpret the results (an expected positive)."""
     found: dict[Any, list[DocumentedMedication]] = defaultdict(list)
     for med in DocumentedMedication.objects.filter(patient_id__in=list(set(patient_ids))):
         found[med.patient_id].append(med)
@@ -249,6 +357,21 @@ def test_states(
     return [version_state(test, n, names, now) for n in range(1, test.version + 1)]
 
 
+def disclosable_tests(*, patient_id: Any, start: dt.date, end: dt.date) -> list[DrugTest]:
+    """Resulted tests of a patient collected in a period, for a disclosure package under a
+    consent the caller already holds (from ``consent_for_user(attempted="disclose")``)."""
+    return list(
+        _with_details(
+            DrugTest.objects.filter(
+                patient_id=patient_id,
+                status__in=[TestStatus.RESULTED, TestStatus.REVIEWED],
+                collected_at__date__gte=start,
+                collected_at__date__lte=end,
+            )
+        ).order_by("collected_at", "id")
+    )
+
+
 # --- Compliance (no results) -----------------------------------------------------------------
 
 
@@ -261,9 +384,10 @@ def screening_compliance_counts(
 ) -> dict[str, Any]:
     """Tests due, taken and missed for one patient in one cohort, with no result in sight.
 
-    Callable by other reports (attendance, billing) without any access to results. ``due``
-    counts orders whose day has come; ``taken`` every collection; ``missed`` orders past
-    their deadline uncollected and refusals. Dates bound ``due_by``/``collected_at``.
+    Callable by other reports (attendance, billing) without any access to results; the
+    caller has checked access to the patient. ``due`` counts orders whose day has come;
+    ``taken`` every collection; ``missed`` orders past their deadline uncollected and
+    refusals. Dates bound ``due_by``/``collected_at``.
     """
     now = timezone.now()
     qs = DrugTest.objects.filter(patient_id=patient_id, cohort_id=cohort_id)
@@ -282,64 +406,131 @@ def screening_compliance_counts(
     return {"due": due, "taken": taken, "missed": missed, "last_collected_at": last}
 
 
-def can_see_compliance(*, user: Any, cohort_id: Any) -> bool:
-    return (
-        user.role in (Role.FACILITATOR, Role.CLINICIAN)
-        and CareTeamMember.objects.filter(user_id=user.pk, cohort_id=cohort_id).exists()
-    )
+def compliance_cohort_for_user(*, user: User, cohort_id: Any) -> Cohort:
+    """The cohort, if ``user`` is on its care team (facilitator or clinician, role
+    matching); NotVisible otherwise."""
+    if user.role in (Role.FACILITATOR, Role.CLINICIAN) and is_cohort_staff(
+        user=user, cohort_id=cohort_id
+    ):
+        cohort = Cohort.objects.filter(pk=cohort_id).first()
+        if cohort is not None:
+            return cohort
+    raise NotVisible(object_type="cohort", object_id=cohort_id, attempted="screening_compliance")
 
 
-def compliance_patients(*, cohort_id: Any) -> list[Any]:
-    from vioip.accounts.models import User
-
-    ids = Enrollment.objects.filter(cohort_id=cohort_id).values_list("patient_id", flat=True)
+def compliance_patients(*, cohort: Cohort) -> list[User]:
+    """The cohort's patients in its care team's care: active, or discharged inside the
+    documentation window."""
+    ids = Enrollment.objects.filter(
+        Q(status=EnrollmentStatus.ACTIVE)
+        | Q(status=EnrollmentStatus.DISCHARGED, discharged_on__gte=documentation_window_start()),
+        cohort=cohort,
+    ).values_list("patient_id", flat=True)
     return list(User.objects.filter(id__in=ids).order_by("last_name", "first_name", "id"))
 
 
 # --- Draws -------------------------------------------------------------------------------------
 
 
-def draws_visible_to(*, user: Any) -> QuerySet[Draw]:
-    if user.role not in (Role.FACILITATOR, Role.CLINICIAN):
-        return Draw.objects.none()
-    cohort_ids = CareTeamMember.objects.filter(user_id=user.pk).values_list("cohort_id", flat=True)
-    return Draw.objects.filter(cohort_id__in=cohort_ids).select_related("drawn_by")
+def draw_cohort_for_user(*, user: User, cohort_id: Any) -> Cohort:
+    """The cohort a random draw is run in: ``user`` is one of its clinicians now."""
+    if user.role == Role.CLINICIAN and is_cohort_clinician(user=user, cohort_id=cohort_id):
+        cohort = Cohort.objects.filter(pk=cohort_id).first()
+        if cohort is not None:
+            return cohort
+    raise NotVisible(object_type="cohort", object_id=cohort_id, attempted="draw")
+
+
+def draws_for_user(*, user: User, cohort_id: Any = None) -> QuerySet[Draw]:
+    """Draws of the cohorts ``user`` is a clinician of (a draw says who was selected for
+    testing: a screening record, not a compliance count)."""
+    if user.role != Role.CLINICIAN:
+        raise PermissionDenied
+    qs = Draw.objects.filter(cohort_id__in=staff_cohort_ids(user=user, roles=CLINICIAN_ROLES))
+    if cohort_id is not None:
+        qs = qs.filter(cohort_id=cohort_id)
+    return qs.select_related("drawn_by")
+
+
+def draw_for_user(*, user: User, draw_id: Any) -> Draw:
+    """The draw, if ``user`` is a clinician of its cohort now; NotVisible otherwise."""
+    draw = Draw.objects.filter(pk=draw_id).select_related("drawn_by").first()
+    if (
+        draw is not None
+        and user.role == Role.CLINICIAN
+        and is_cohort_clinician(user=user, cohort_id=draw.cohort_id)
+    ):
+        return draw
+    raise NotVisible(object_type="screening_draw", object_id=draw_id, attempted="read")
+
+
+def selected_in_care(*, user: User, draws: Iterable[Draw]) -> dict[Any, list[Any]]:
+    """Per draw, the selected patients still in ``user``'s care (active or inside the
+    documentation window): who was selected is about each of them, and a patient out of
+    the relationship is out of every list."""
+    draws = list(draws)
+    wanted = {p for d in draws for p in d.selected}
+    in_care = (
+        set(clinician_patient_ids(user=user).filter(patient_id__in=wanted)) if wanted else set()
+    )
+    return {d.pk: [p for p in d.selected if p in in_care] for d in draws}
 
 
 # --- Consents and disclosures --------------------------------------------------------------------
 
 
-def consents_visible_to(*, user: Any) -> QuerySet[Consent]:
-    if user.role == Role.CLINICIAN:
-        qs = Consent.objects.filter(patient_id__in=clinician_patient_ids(user=user))
-    elif user.role == Role.PATIENT:
-        qs = Consent.objects.filter(patient_id=user.pk)
-    else:
-        return Consent.objects.none()
-    return qs.select_related("revocation", "patient")
-
-
-def consent_get_for_user(
-    *, user: Any, consent_id: Any, request: HttpRequest | None, clinician_only: bool = False
+def consent_for_user(
+    *, user: User, consent_id: Any, attempted: str = "read", for_update: bool = False
 ) -> Consent:
-    qs = consents_visible_to(user=user)
-    if clinician_only and user.role != Role.CLINICIAN:
-        qs = Consent.objects.none()
-    consent = qs.filter(pk=consent_id).first()
-    if consent is None:
-        existing = (
-            Consent.objects.filter(pk=consent_id).values_list("patient_id", flat=True).first()
-        )
-        if existing is not None:
-            audit_denied(
-                user=user,
-                object_type="consent",
-                object_id=consent_id,
-                patient=existing,
-                request=request,
+    """The consent, if ``user`` may do ``attempted`` with it: a clinician of the patient's
+    care team (relationship as ``attempted`` needs), or the patient reading their own.
+    NotVisible otherwise."""
+    _documentation(attempted)
+    qs = Consent.objects.filter(pk=consent_id)
+    if for_update:
+        qs = qs.select_for_update(of=("self",))
+    consent = qs.first()
+    if consent is not None:
+        if user.role == Role.PATIENT:
+            allowed = attempted in READS and consent.patient_id == user.pk
+        else:
+            allowed = is_clinician_of_patient(
+                user=user, patient_id=consent.patient_id, attempted=attempted
             )
-        raise Http404
-    return consent
+        if allowed:
+            if not for_update:
+                consent = (
+                    Consent.objects.select_related("revocation", "patient").filter(pk=consent.pk)
+                ).get()
+            return consent
+    raise NotVisible(
+        object_type="consent",
+        object_id=consent_id,
+        patient=consent.patient_id if consent is not None else None,
+        attempted=attempted,
+    )
+
+
+def _patient_records(*, user: User, model: Any, object_type: str, patient_id: Any) -> QuerySet[Any]:
+    if patient_id is not None:
+        if user.role == Role.PATIENT and str(patient_id) == str(user.pk):
+            return model.objects.filter(patient_id=user.pk)
+        if is_clinician_of_patient(user=user, patient_id=patient_id, attempted="list"):
+            return model.objects.filter(patient_id=patient_id)
+        raise NotVisible(
+            object_type=object_type, patient=_existing_patient(patient_id), attempted="list"
+        )
+    if user.role == Role.CLINICIAN:
+        return model.objects.filter(patient_id__in=clinician_patient_ids(user=user))
+    if user.role == Role.PATIENT:
+        return model.objects.filter(patient_id=user.pk)
+    raise PermissionDenied
+
+
+def consents_for_user(*, user: User, patient_id: Any = None) -> QuerySet[Consent]:
+    """The consents ``user`` may list (optionally one patient's)."""
+    qs = _patient_records(user=user, model=Consent, object_type="consent", patient_id=patient_id)
+    return qs.select_related("revocation", "patient")
 
 
 def treatment_ended(*, patient_id: Any, on: dt.date) -> bool:
@@ -366,11 +557,28 @@ def consent_state(consent: Consent, *, today: dt.date | None = None) -> str:
     return "active"
 
 
-def disclosures_visible_to(*, user: Any) -> QuerySet[Disclosure]:
-    if user.role == Role.CLINICIAN:
-        qs = Disclosure.objects.filter(patient_id__in=clinician_patient_ids(user=user))
-    elif user.role == Role.PATIENT:
-        qs = Disclosure.objects.filter(patient_id=user.pk)
-    else:
-        return Disclosure.objects.none()
+def disclosure_for_user(*, user: User, disclosure_id: Any) -> Disclosure:
+    """The disclosure, if ``user`` is a clinician of the patient's care team (active or
+    inside the documentation window) or the patient it is about; NotVisible otherwise."""
+    disclosure = Disclosure.objects.filter(pk=disclosure_id).select_related("disclosed_by").first()
+    if disclosure is not None:
+        if user.role == Role.PATIENT:
+            allowed = disclosure.patient_id == user.pk
+        else:
+            allowed = is_clinician_of_patient(user=user, patient_id=disclosure.patient_id)
+        if allowed:
+            return disclosure
+    raise NotVisible(
+        object_type="disclosure",
+        object_id=disclosure_id,
+        patient=disclosure.patient_id if disclosure is not None else None,
+    )
+
+
+def disclosures_for_user(*, user: User, patient_id: Any = None) -> QuerySet[Disclosure]:
+    """The disclosures ``user`` may list (optionally one patient's): the accounting of
+    disclosures for the patient, the care team's record for its clinicians."""
+    qs = _patient_records(
+        user=user, model=Disclosure, object_type="disclosure", patient_id=patient_id
+    )
     return qs.select_related("disclosed_by")

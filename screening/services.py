@@ -1,8 +1,9 @@
-"""Writes of screening records. Each checks who may write, validates, writes and audits.
+"""Writes of screening records. Each passes its record's door, validates, writes and audits.
 
-Only a clinician on the care team of one of the patient's cohorts writes screening records
-(tests, results, reviews, amendments, draws, medications, consents, disclosures). A caller
-who may not gets Http404 and an audited denial, like a reader would.
+Only a clinician of the patient's care team writes screening records, through the doors of
+``screening.selectors`` (which say which write needs an active enrollment and which may
+finish documentation inside the window after discharge). A caller who may not gets the
+door's ``NotVisible``: the standard 404 and an audited denial, like a reader would.
 """
 
 from __future__ import annotations
@@ -17,11 +18,10 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404, HttpRequest
 from django.utils import timezone
 
-from groups.models import Cohort, Enrollment, EnrollmentStatus
-from groups.selectors import is_cohort_clinician, patients_of_cohort
+from groups.models import Enrollment
+from groups.selectors import patients_of_cohort
 from screening import fhir
 from screening.analytes import ANALYTES
 from screening.models import (
@@ -41,13 +41,17 @@ from screening.models import (
 )
 from screening.part2 import NOTICE_VERSION, notice_block
 from screening.selectors import (
-    audit_denied,
+    care_cohort_for,
+    consent_for_user,
     consent_state,
-    is_clinician_of_patient,
+    disclosable_tests,
+    draw_cohort_for_user,
+    drug_test_for_user,
     medications_by_patient,
+    patient_for_user,
     test_states,
 )
-from vioip.accounts.models import Role, User
+from vioip.accounts.models import User
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
 from vioip.core.errors import Conflict
@@ -61,47 +65,20 @@ GENERATOR_NAME = "secrets.SystemRandom"
 CLOCK_SKEW = dt.timedelta(minutes=2)
 
 
-def _require_clinician_of(*, actor: Any, patient_id: Any, request: HttpRequest | None) -> None:
-    if not is_clinician_of_patient(user=actor, patient_id=patient_id):
-        if User.objects.filter(pk=patient_id, role=Role.PATIENT).exists():
-            audit_denied(
-                user=actor,
-                object_type="patient",
-                object_id=patient_id,
-                patient=patient_id,
-                request=request,
-            )
-        raise Http404
-
-
-def _cohort_for(*, actor: Any, patient_id: Any) -> Cohort:
-    """The patient's cohort whose care team ``actor`` is on (active enrollment first)."""
-    enrollments = Enrollment.objects.filter(
-        patient_id=patient_id,
-        cohort__care_team__user_id=actor.pk,
-        cohort__care_team__role="clinician",
-    ).order_by("-status", "-start_date")  # "active" sorts after "discharged"
-    enrollment = enrollments.select_related("cohort").first()
-    if enrollment is None:
-        raise Http404
-    return enrollment.cohort
-
-
 # --- Drug tests ---------------------------------------------------------------------------
 
 
 def test_create(
     *,
-    actor: Any,
+    actor: User,
     patient_id: Any,
     collected_at: dt.datetime,
     specimen: str,
     observed: bool,
     reason: str,
     chain_of_custody_id: str = "",
-    request: HttpRequest | None = None,
 ) -> DrugTest:
-    _require_clinician_of(actor=actor, patient_id=patient_id, request=request)
+    patient_for_user(user=actor, patient_id=patient_id, attempted="create", object_type="drug_test")
     if collected_at > timezone.now() + CLOCK_SKEW:
         raise ValidationError({"collected_at": ["Collection time cannot be in the future."]})
     with transaction.atomic():
@@ -113,24 +90,22 @@ def test_create(
             observed=observed,
             reason=reason,
             chain_of_custody_id=chain_of_custody_id,
-            request=request,
         )
 
 
 def _test_create(
     *,
-    actor: Any,
+    actor: User,
     patient_id: Any,
     collected_at: dt.datetime,
     specimen: str,
     observed: bool,
     reason: str,
     chain_of_custody_id: str,
-    request: HttpRequest | None,
 ) -> DrugTest:
     test = DrugTest.objects.create(
         patient_id=patient_id,
-        cohort=_cohort_for(actor=actor, patient_id=patient_id),
+        cohort=care_cohort_for(user=actor, patient_id=patient_id),
         reason=reason,
         specimen=specimen,
         observed=observed,
@@ -146,7 +121,6 @@ def _test_create(
         object_type="drug_test",
         object_id=test.pk,
         patient=patient_id,
-        request=request,
     )
     return test
 
@@ -154,17 +128,19 @@ def _test_create(
 @transaction.atomic
 def test_collect(
     *,
-    actor: Any,
-    test: DrugTest,
+    actor: User,
+    drug_test_id: Any,
     collected_at: dt.datetime | None = None,
     specimen: str = "",
     observed: bool = False,
     chain_of_custody_id: str = "",
     refused: bool = False,
-    request: HttpRequest | None = None,
 ) -> DrugTest:
-    """Record the collection (or the patient's refusal) of an ordered test."""
-    test = DrugTest.objects.select_for_update().get(pk=test.pk)
+    """Record the collection (or the patient's refusal) of an ordered test: new, so the
+    enrollment must be active."""
+    test = drug_test_for_user(
+        user=actor, drug_test_id=drug_test_id, attempted="collect", for_update=True
+    )
     if test.status != TestStatus.ORDERED:
         raise Conflict("Only an ordered test can be collected.")
     now = timezone.now()
@@ -207,7 +183,6 @@ def test_collect(
         object_type="drug_test",
         object_id=test.pk,
         patient=test.patient_id,
-        request=request,
         detail={"step": "refused" if refused else "collected"},
     )
     return test
@@ -233,7 +208,7 @@ def _validate_results(results: list[dict[str, Any]]) -> None:
 
 
 def _write_results(
-    *, actor: Any, test: DrugTest, version: int, results: list[dict[str, Any]], now: dt.datetime
+    *, actor: User, test: DrugTest, version: int, results: list[dict[str, Any]], now: dt.datetime
 ) -> None:
     for line in results:
         method = line.get("method") or Method.SCREEN
@@ -264,15 +239,17 @@ def _write_validity(*, test: DrugTest, version: int, validity: dict[str, Any]) -
 @transaction.atomic
 def test_record_results(
     *,
-    actor: Any,
-    test: DrugTest,
+    actor: User,
+    drug_test_id: Any,
     results: list[dict[str, Any]],
     validity: dict[str, Any] | None = None,
-    request: HttpRequest | None = None,
 ) -> DrugTest:
     """Record analyte results and validity values. Repeatable until review (a confirmation
-    arrives after the screen); after review only an amendment changes anything."""
-    test = DrugTest.objects.select_for_update().get(pk=test.pk)
+    arrives after the screen); after review only an amendment changes anything. Finishes
+    the record of a collected specimen: allowed inside the documentation window."""
+    test = drug_test_for_user(
+        user=actor, drug_test_id=drug_test_id, attempted="results", for_update=True
+    )
     if test.status == TestStatus.REVIEWED:
         raise Conflict("The test is reviewed: amend it instead.")
     if test.status not in (TestStatus.COLLECTED, TestStatus.RESULTED):
@@ -291,17 +268,16 @@ def test_record_results(
         object_type="drug_test",
         object_id=test.pk,
         patient=test.patient_id,
-        request=request,
         detail={"step": "results", "analytes": sorted({r["analyte"] for r in results})},
     )
     return test
 
 
 @transaction.atomic
-def test_review(
-    *, actor: Any, test: DrugTest, comment: str, request: HttpRequest | None = None
-) -> DrugTest:
-    test = DrugTest.objects.select_for_update().get(pk=test.pk)
+def test_review(*, actor: User, drug_test_id: Any, comment: str) -> DrugTest:
+    test = drug_test_for_user(
+        user=actor, drug_test_id=drug_test_id, attempted="review", for_update=True
+    )
     if test.status == TestStatus.REVIEWED:
         raise Conflict("The test is already reviewed: amend it instead.")
     if test.status != TestStatus.RESULTED:
@@ -321,7 +297,6 @@ def test_review(
         object_type="drug_test",
         object_id=test.pk,
         patient=test.patient_id,
-        request=request,
         detail={"version": test.version},
     )
     return test
@@ -330,19 +305,20 @@ def test_review(
 @transaction.atomic
 def test_amend(
     *,
-    actor: Any,
-    test: DrugTest,
+    actor: User,
+    drug_test_id: Any,
     reason: str,
     results: list[dict[str, Any]] | None = None,
     validity: dict[str, Any] | None = None,
     comment: str | None = None,
-    request: HttpRequest | None = None,
 ) -> DrugTest:
     """Write the next version of a reviewed test: the previous version's results and
     validity carried forward with the given changes. Earlier versions stay as they were."""
     if not (reason or "").strip():
         raise ValidationError({"reason": ["An amendment needs a reason."]})
-    test = DrugTest.objects.select_for_update().get(pk=test.pk)
+    test = drug_test_for_user(
+        user=actor, drug_test_id=drug_test_id, attempted="amend", for_update=True
+    )
     if test.status != TestStatus.REVIEWED:
         raise Conflict("Only a reviewed test is amended; change results before review.")
     results = results or []
@@ -386,7 +362,6 @@ def test_amend(
         object_type="drug_test",
         object_id=test.pk,
         patient=test.patient_id,
-        request=request,
         detail={"version": number},
     )
     return test
@@ -411,17 +386,14 @@ def selection_size(pool_size: int, rate: Decimal) -> int:
 @transaction.atomic
 def draw_create(
     *,
-    actor: Any,
+    actor: User,
     cohort_id: Any,
     date: dt.date,
     rate: Decimal,
-    request: HttpRequest | None = None,
 ) -> Draw:
     """Select ``rate`` of the cohort's active patients for testing on ``date`` and order a
     test for each, due by the end of that day in the cohort's time zone."""
-    if not is_cohort_clinician(user=actor, cohort_id=cohort_id):
-        raise Http404
-    cohort = Cohort.objects.get(pk=cohort_id)
+    cohort = draw_cohort_for_user(user=actor, cohort_id=cohort_id)
     errors: dict[str, list[str]] = {}
     if not (Decimal(0) < rate <= Decimal(1)):
         errors["rate"] = ["Rate is a share of the cohort: more than 0 and at most 1."]
@@ -443,8 +415,8 @@ def draw_create(
         generator=GENERATOR_NAME,
     )
     due_from, due_by = _day_bounds(date, cohort.timezone)
-    for patient_id in selected:
-        test = DrugTest.objects.create(
+    orders = [
+        DrugTest.objects.create(
             patient_id=patient_id,
             cohort=cohort,
             reason="random",
@@ -454,21 +426,24 @@ def draw_create(
             due_from=due_from,
             due_by=due_by,
         )
-        audit.record(
-            action=Action.CREATE,
-            actor=actor,
-            object_type="drug_test",
-            object_id=test.pk,
-            patient=patient_id,
-            request=request,
-            detail={"draw": draw.pk},
-        )
+        for patient_id in selected
+    ]
+    audit.record_many(
+        {
+            "action": Action.CREATE,
+            "actor": actor,
+            "object_type": "drug_test",
+            "object_id": test.pk,
+            "patient": test.patient_id,
+            "detail": {"draw": draw.pk},
+        }
+        for test in orders
+    )
     audit.record(
         action=Action.CREATE,
         actor=actor,
         object_type="screening_draw",
         object_id=draw.pk,
-        request=request,
         detail={"cohort": cohort.pk, "pool": len(pool), "selected": len(selected)},
     )
     return draw
@@ -479,14 +454,18 @@ def draw_create(
 
 def medication_record(
     *,
-    actor: Any,
+    actor: User,
     patient_id: Any,
     name: str,
     start_date: dt.date,
     end_date: dt.date | None = None,
-    request: HttpRequest | None = None,
 ) -> DocumentedMedication:
-    _require_clinician_of(actor=actor, patient_id=patient_id, request=request)
+    patient_for_user(
+        user=actor,
+        patient_id=patient_id,
+        attempted="medication",
+        object_type="documented_medication",
+    )
     if end_date is not None and end_date < start_date:
         raise ValidationError({"end_date": ["The end date is before the start date."]})
     with transaction.atomic():
@@ -503,7 +482,6 @@ def medication_record(
             object_type="documented_medication",
             object_id=med.pk,
             patient=patient_id,
-            request=request,
         )
     return med
 
@@ -513,7 +491,7 @@ def medication_record(
 
 def consent_create(
     *,
-    actor: Any,
+    actor: User,
     patient_id: Any,
     information: list[str],
     recipient: dict[str, str],
@@ -523,9 +501,8 @@ def consent_create(
     signed_at: dt.datetime,
     signature_method: str,
     discloser: str = "",
-    request: HttpRequest | None = None,
 ) -> Consent:
-    _require_clinician_of(actor=actor, patient_id=patient_id, request=request)
+    patient_for_user(user=actor, patient_id=patient_id, attempted="consent", object_type="consent")
     errors: dict[str, list[str]] = {}
     if not information:
         errors["information"] = ["Name at least one kind of information."]
@@ -543,7 +520,7 @@ def consent_create(
         errors["expires_on"] = ["The consent would expire before it was signed."]
     if errors:
         raise ValidationError(errors)
-    cohort = _cohort_for(actor=actor, patient_id=patient_id)
+    cohort = care_cohort_for(user=actor, patient_id=patient_id)
     with transaction.atomic():
         consent = Consent.objects.create(
             patient_id=patient_id,
@@ -565,7 +542,6 @@ def consent_create(
             object_type="consent",
             object_id=consent.pk,
             patient=patient_id,
-            request=request,
         )
     return consent
 
@@ -573,12 +549,15 @@ def consent_create(
 @transaction.atomic
 def consent_revoke(
     *,
-    actor: Any,
-    consent: Consent,
+    actor: User,
+    consent_id: Any,
     revoked_at: dt.datetime | None = None,
-    request: HttpRequest | None = None,
 ) -> ConsentRevocation:
-    consent = Consent.objects.select_for_update().get(pk=consent.pk)
+    """Record the patient's revocation: allowed inside the documentation window (see
+    ``screening.selectors``)."""
+    consent = consent_for_user(
+        user=actor, consent_id=consent_id, attempted="revoke", for_update=True
+    )
     if ConsentRevocation.objects.filter(consent=consent).exists():
         raise Conflict("The consent is already revoked.")
     now = timezone.now()
@@ -594,7 +573,6 @@ def consent_revoke(
         object_type="consent",
         object_id=consent.pk,
         patient=consent.patient_id,
-        request=request,
     )
     return revocation
 
@@ -624,9 +602,7 @@ def consent_scope(consent: Consent) -> dict[str, Any]:
     }
 
 
-def _refuse(
-    *, actor: Any, consent: Consent, code: str, detail: str, request: HttpRequest | None
-) -> DisclosureRefused:
+def _refuse(*, actor: User, consent: Consent, code: str, detail: str) -> DisclosureRefused:
     audit.record(
         action=Action.DISCLOSURE_REFUSED,
         actor=actor,
@@ -634,7 +610,6 @@ def _refuse(
         object_type="consent",
         object_id=consent.pk,
         patient=consent.patient_id,
-        request=request,
         detail={"reason": code},
     )
     return DisclosureRefused(detail=detail, code=code)
@@ -643,18 +618,7 @@ def _refuse(
 def _screening_section(
     *, patient_id: Any, start: dt.date, end: dt.date
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    from screening.selectors import _with_details
-
-    tests = list(
-        _with_details(
-            DrugTest.objects.filter(
-                patient_id=patient_id,
-                status__in=[TestStatus.RESULTED, TestStatus.REVIEWED],
-                collected_at__date__gte=start,
-                collected_at__date__lte=end,
-            )
-        ).order_by("collected_at", "id")
-    )
+    tests = disclosable_tests(patient_id=patient_id, start=start, end=end)
     meds = medications_by_patient(patient_ids=[patient_id])
     section: list[dict[str, Any]] = []
     observations: list[dict[str, Any]] = []
@@ -759,15 +723,16 @@ def _treatment_summary(enrollment: Enrollment, entries: list[dict[str, Any]]) ->
 
 def disclosure_create(
     *,
-    actor: Any,
-    consent: Consent,
+    actor: User,
+    consent_id: Any,
     period_from: dt.date,
     period_to: dt.date,
     information: list[str] | None = None,
-    request: HttpRequest | None = None,
 ) -> Disclosure:
     """Produce and record the package for the consent's recipient: only what the consent
-    covers, for the period asked, with the §2.32 notice at the top. Refusals are audited."""
+    covers, for the period asked, with the §2.32 notice at the top. New: the patient's
+    enrollment must be active. Refusals are audited."""
+    consent = consent_for_user(user=actor, consent_id=consent_id, attempted="disclose")
     if period_to < period_from:
         raise ValidationError({"to": ["The period ends before it starts."]})
     state = consent_state(consent)
@@ -777,7 +742,6 @@ def disclosure_create(
             consent=consent,
             code=f"consent_{state}",
             detail=f"The consent is {state}: nothing may be disclosed under it.",
-            request=request,
         )
     if not (consent.recipient_name and consent.purpose and consent.information):
         raise _refuse(
@@ -785,7 +749,6 @@ def disclosure_create(
             consent=consent,
             code="consent_incomplete",
             detail="The consent lacks a required element (recipient, purpose or information).",
-            request=request,
         )
     asked = sorted(set(information or consent.information))
     if any(i not in InformationClass.values for i in asked):
@@ -797,7 +760,6 @@ def disclosure_create(
             consent=consent,
             code="not_covered",
             detail="The consent does not cover: " + ", ".join(not_covered) + ".",
-            request=request,
         )
     if consent.expires_on is not None and period_to > consent.expires_on:
         raise _refuse(
@@ -805,7 +767,6 @@ def disclosure_create(
             consent=consent,
             code="not_covered",
             detail="The period asked runs past the consent's expiry.",
-            request=request,
         )
     with transaction.atomic():
         return _disclosure_write(
@@ -815,19 +776,17 @@ def disclosure_create(
             asked=asked,
             period_from=period_from,
             period_to=period_to,
-            request=request,
         )
 
 
 def _disclosure_write(
     *,
-    actor: Any,
+    actor: User,
     consent: Consent,
     state: str,
     asked: list[str],
     period_from: dt.date,
     period_to: dt.date,
-    request: HttpRequest | None,
 ) -> Disclosure:
     patient = consent.patient
     sections: dict[str, Any] = {}
@@ -860,7 +819,7 @@ def _disclosure_write(
                 _treatment_summary(e, entries) for e, entries in attendance
             ]
     now = timezone.now()
-    package = {
+    package: dict[str, Any] = {
         "notice": notice_block(),
         "consent_scope": consent_scope(consent),
         "patient": {"id": patient.pk, "name": patient.get_full_name()},
@@ -896,7 +855,6 @@ def _disclosure_write(
         object_type="disclosure",
         object_id=disclosure.pk,
         patient=patient.pk,
-        request=request,
         detail={"consent": consent.pk, "information": asked},
     )
     return disclosure
@@ -906,7 +864,3 @@ def disclosure_package(disclosure: Disclosure) -> dict[str, Any]:
     package: dict[str, Any] = json.loads(disclosure.package)
     package["disclosure"] = disclosure.pk
     return package
-
-
-def enrollment_is_active(*, patient_id: Any) -> bool:
-    return Enrollment.objects.filter(patient_id=patient_id, status=EnrollmentStatus.ACTIVE).exists()

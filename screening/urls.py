@@ -32,6 +32,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="screening-test-fhir",
     ),
     path("screening/draws/", apis.DrawListCreateApi.as_view(), name="screening-draws"),
+    path("screening/draws/<int:draw_id>/", apis.DrawDetailApi.as_view(), name="screening-draw"),
     path(
         "screening/medications/",
         apis.MedicationListCreateApi.as_view(),

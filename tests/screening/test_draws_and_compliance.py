@@ -108,15 +108,26 @@ def test_only_a_cohort_clinician_draws(role: str, cast: Any, client_for: Any) ->
     assert not Draw.objects.exists()
 
 
-def test_staff_list_draws_and_patients_cannot(
+def test_cohort_clinicians_list_draws_and_nobody_else_does(
     clin: Any, cast: Any, client_for: Any, cohort_of_ten: list[Any]
 ) -> None:
     drawn = _draw(clin, cast.cohort, timezone.localdate()).json()
-    assert len(client_for(cast.facilitator).get("/api/screening/draws/").json()["results"]) == 1
-    reads = events(action="read", object_type="screening_draw", actor=cast.facilitator)
-    assert {e.patient_id for e in reads} == set(drawn["selected"])
+    listed = clin.get("/api/screening/draws/").json()["results"]
+    assert [d["id"] for d in listed] == [drawn["id"]]
+    assert listed[0]["selected"] == drawn["selected"]
+    reads = events(action="read", object_type="screening_draw", actor=cast.clinician)
+    assert sorted(e.patient_id for e in reads) == sorted(drawn["selected"])
+    detail = clin.get(f"/api/screening/draws/{drawn['id']}/")
+    assert detail.status_code == 200 and detail.json()["selected"] == drawn["selected"]
     assert client_for(cast.other_clinician).get("/api/screening/draws/").json()["results"] == []
-    assert client_for(cast.patient).get("/api/screening/draws/").status_code == 403
+    other = client_for(cast.other_clinician).get(f"/api/screening/draws/{drawn['id']}/")
+    assert other.status_code == 404
+    assert events(action="denied", object_type="screening_draw")[-1].actor_id == (
+        cast.other_clinician.pk
+    )
+    # Who was selected is a screening record: facilitators see compliance counts only.
+    for role in ("facilitator", "patient", "admin", "auditor"):
+        assert client_for(getattr(cast, role)).get("/api/screening/draws/").status_code == 403
 
 
 def test_patient_does_not_see_an_order_before_its_day(
