@@ -10,4 +10,4 @@ COPY manage.py ./
 RUN pip install --no-cache-dir . && useradd --system --uid 10001 vioip
 USER vioip
 EXPOSE 8000
-CMD ["daphne", "--proxy-headers", "-b", "0.0.0.0", "-p", "8000", "vioip.asgi:application"]
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "vioip.asgi:application"]
