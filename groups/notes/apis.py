@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 from typing import Any, NoReturn, cast
 
-from django.http import Http404
 from drf_spectacular.utils import (
     OpenApiParameter,
     PolymorphicProxySerializer,
@@ -27,7 +26,7 @@ from groups.notes.models import (
     RiskLevel,
 )
 from sessions_app.models import Session
-from sessions_app.selectors import session_get_for_user
+from sessions_app.selectors import session_for_user
 from vioip.accounts.models import User
 from vioip.core.errors import NotVisible, audit_not_visible
 from vioip.core.pagination import PageNumberPagination
@@ -344,13 +343,11 @@ def _session_for(*, user: User, session_id: int | None, field: str = "session") 
     if session_id is None:
         return None
     try:
-        return session_get_for_user(user=user, session_id=session_id)
+        return session_for_user(user=user, session_id=session_id, attempted="write_note")
     except NotVisible as exc:
         # In a request body an unknown or foreign session is bad input, not a missing
         # page; the refused lookup is still audited.
         audit_not_visible(exc, actor=user)
-        raise ValidationError({field: ["No session you can see has this id."]}) from None
-    except Http404:
         raise ValidationError({field: ["No session you can see has this id."]}) from None
 
 

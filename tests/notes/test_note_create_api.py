@@ -7,7 +7,13 @@ import pytest
 from groups.notes.models import Note
 from sessions_app.attendance.models import AttendanceAdjustment
 from tests.factories import EnrollmentFactory, SessionFactory, UserFactory
-from tests.notes.conftest import SOAP, create_note, group_note_body, progress_note_body
+from tests.notes.conftest import (
+    SOAP,
+    audit_events,
+    create_note,
+    group_note_body,
+    progress_note_body,
+)
 from vioip.accounts.models import Role
 
 pytestmark = pytest.mark.django_db
@@ -261,6 +267,10 @@ def test_staff_of_another_cohort_cannot_write_a_group_note_for_the_session(
     assert response.status_code == 400
     assert "session" in response.json()["fields"]
     assert not Note.objects.exists()
+    # The refused lookup of the session is audited like any other.
+    [denied] = audit_events(action="denied", actor=cast.other_clinician)
+    assert (denied.object_type, denied.object_id) == ("session", str(group_session.pk))
+    assert denied.detail["attempted"] == "write_note"
 
 
 @pytest.mark.parametrize("role", ["admin", "auditor", "patient"])
