@@ -190,9 +190,7 @@ def test_after_the_documentation_window_only_admins_see_the_discharged_patient(
     clinician, admin = client_for(cast.clinician), client_for(cast.admin)
 
     assert patients_in(report(clinician, cast)) == {cast.classmate.pk}
-    assert {r["patient_id"] for r in billing(clinician, cast).json()["rows"]} == {
-        cast.classmate.pk
-    }
+    assert {r["patient_id"] for r in billing(clinician, cast).json()["rows"]} == {cast.classmate.pk}
     assert {a["patient"] for a in adjustments(clinician, cast).json()} == {cast.classmate.pk}
     assert summary(clinician, cast).status_code == 404
     assert clinician.get(f"/api/sessions/{cast.individual.pk}/").status_code == 404
@@ -203,9 +201,7 @@ def test_after_the_documentation_window_only_admins_see_the_discharged_patient(
     ).exists()
 
 
-def test_a_discharged_patient_sees_no_week_and_plans_no_absence(
-    week: Any, client_for: Any
-) -> None:
+def test_a_discharged_patient_sees_no_week_and_plans_no_absence(week: Any, client_for: Any) -> None:
     cast = week
     upcoming = session_at(cast.cohort, local(2026, 3, 12, 18))
     discharge(cast.enrollment, days_ago=0)
