@@ -170,6 +170,12 @@ def test_garbage_token_gets_401(api):
     assert api.get("/api/auth/me/").status_code == 401
 
 
+def test_schema_documents_logout_everywhere_and_the_throttled_login(api):
+    paths = api.get("/api/schema/?format=json").json()["paths"]
+    assert "204" in paths["/api/auth/logout-everywhere/"]["post"]["responses"]
+    assert "429" in paths["/api/auth/login/"]["post"]["responses"]
+
+
 def test_schema_and_docs_need_no_token(api):
     assert api.get("/api/schema/").status_code == 200
     assert api.get("/api/docs/").status_code == 200
