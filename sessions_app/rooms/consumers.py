@@ -316,7 +316,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     async def heartbeat_result(self, beat: services.Heartbeat) -> None:
         """What this process's heartbeat (``heartbeat``) learnt about this socket."""
-        if not self.entered:
+        if not self.entered or self.access_ended:
             return
         if beat.access_ended and beat.close_code is not None:
             await self._close_for_access(beat.close_code)
@@ -341,7 +341,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
     ) -> None:
-        if not self.entered:
+        if not self.entered or self.access_ended:
             return
         try:
             content = self._parse(text_data, bytes_data)
@@ -566,7 +566,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         await self._send_room_frame(event)
 
     async def _send_room_frame(self, event: dict[str, Any]) -> None:
-        if not self.entered or self.too_slow:
+        if not self.entered or self.too_slow or self.access_ended:
             return
         texts = event["texts"]
         for audience in self._audiences():
@@ -615,7 +615,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         return True
 
     async def room_control(self, event: dict[str, Any]) -> None:
-        if not self.entered:
+        if not self.entered or self.access_ended:
             return
         if event["action"] == "close":
             await self._close_by_room(int(event["code"]))
