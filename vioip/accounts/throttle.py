@@ -78,8 +78,8 @@ def check(*, username: str, address: str) -> Refusal | None:
         "address": settings.LOGIN_FAILURES_PER_ADDRESS,
     }
     for scope, limit in limits.items():
-        if int(values.get(keys[scope]) or 0) >= limit:
-            ends = float(values.get(f"{keys[scope]}:ends") or now + _window_seconds())
+        ends = float(values.get(f"{keys[scope]}:ends") or now + _window_seconds())
+        if int(values.get(keys[scope]) or 0) >= limit and ends > now:
             refusals.append(Refusal(retry_after=max(1, math.ceil(ends - now)), scope=scope))
     wait_until = values.get(keys["wait"])
     if wait_until is not None and now < float(wait_until):
@@ -90,15 +90,18 @@ def check(*, username: str, address: str) -> Refusal | None:
 
 
 def _count_in_window(key: str, window: int, now: float) -> int:
-    # add() is atomic, so the first failure of a window fixes when it ends; incr() then
+    # The window is fixed by its first failure and judged by the time it ends, not only by
+    # the cache's expiry (which a skewed clock could outlast). add() is atomic; incr() then
     # counts on every process sharing the cache.
-    if cache.add(key, 0, timeout=window):
-        cache.set(f"{key}:ends", now + window, timeout=window)
+    ends = cache.get(f"{key}:ends")
+    if ends is not None and float(ends) <= now:
+        cache.delete_many([key, f"{key}:ends"])
+    cache.add(f"{key}:ends", now + window, timeout=window)
+    cache.add(key, 0, timeout=window)
     try:
         return int(cache.incr(key))
     except ValueError:  # expired between add and incr
         cache.set(key, 1, timeout=window)
-        cache.set(f"{key}:ends", now + window, timeout=window)
         return 1
 
 
