@@ -230,3 +230,164 @@ async def test_two_daphne_processes_share_one_room(
     await back.close()
     await staff.close()
     await patient.close()
+
+
+# --- Access ends everywhere: the socket on one process, the revocation on the other -------
+
+
+def _call(daphne: Daphne, method: str, path: str, token: str, body: Any = None) -> int:
+    data = json.dumps(body).encode() if body is not None else b""
+    request = urllib.request.Request(  # noqa: S310
+        f"{daphne.http}{path}",
+        method=method,
+        data=data,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with http.open(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+async def _connect_as(daphne: Daphne, token: str, session: Any) -> Client:
+    from websockets.asyncio.client import connect
+
+    ticket = await asyncio.to_thread(
+        _post_json, f"{daphne.http}/api/sessions/{session.pk}/ticket/", token
+    )
+    ws = await connect(
+        f"ws://127.0.0.1:{daphne.port}/ws/sessions/{session.pk}/?ticket={ticket['ticket']}",
+        origin=f"http://127.0.0.1:{daphne.port}",  # type: ignore[arg-type]
+        proxy=None,
+        compression=None,
+    )
+    return Client(ws)
+
+
+def _people(cohort: Any, n: int) -> dict[str, Any]:
+    """A fresh patient, facilitator and clinician of ``cohort`` for one revocation path."""
+    from tests.factories import CareTeamFactory, EnrollmentFactory, UserFactory
+
+    patient = UserFactory(username=f"p{n}", role="patient", first_name="Pat")
+    EnrollmentFactory(cohort=cohort, patient=patient)
+    facilitator = UserFactory(username=f"f{n}", role="facilitator")
+    CareTeamFactory(cohort=cohort, user=facilitator, role="facilitator")
+    clinician = UserFactory(username=f"c{n}", role="clinician")
+    CareTeamFactory(cohort=cohort, user=clinician, role="clinician")
+    return {"patient": patient, "facilitator": facilitator, "clinician": clinician}
+
+
+def _revocations(cohort: Any) -> list[tuple[str, str, int, Any]]:
+    """(name, subject, close code, request(admin_token, own_token, user) → (method, path,
+    body, token))."""
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    from groups.models import Enrollment
+
+    today = timezone.now().astimezone(ZoneInfo(cohort.timezone)).date().isoformat()
+
+    def discharge(admin: str, own: str, user: Any) -> tuple[str, str, Any, str]:
+        enrollment = Enrollment.objects.get(cohort=cohort, patient=user)
+        body = {
+            "reason": "completed",
+            "discharged_on": today,
+            "aftercare": {"level": "weekly_outpatient", "notes": ""},
+        }
+        path = f"/api/cohorts/{cohort.pk}/enrollments/{enrollment.pk}/discharge/"
+        return "POST", path, body, admin
+
+    return [
+        ("logout", "patient", 4401, lambda a, o, u: ("POST", "/api/auth/logout/", None, o)),
+        (
+            "deactivation",
+            "patient",
+            4401,
+            lambda a, o, u: ("PATCH", f"/api/users/{u.pk}/", {"is_active": False}, a),
+        ),
+        (
+            "password_change",
+            "clinician",
+            4401,
+            lambda a, o, u: ("PATCH", f"/api/users/{u.pk}/", {"password": "A new one 2026!x"}, a),
+        ),
+        (
+            "role_change",
+            "clinician",
+            4403,
+            lambda a, o, u: ("PATCH", f"/api/users/{u.pk}/", {"role": "facilitator"}, a),
+        ),
+        ("discharge", "patient", 4403, discharge),
+        (
+            "care_team_removal",
+            "facilitator",
+            4403,
+            lambda a, o, u: ("DELETE", f"/api/cohorts/{cohort.pk}/staff/{u.pk}/", None, a),
+        ),
+        (
+            "logout_everywhere",
+            "facilitator",
+            4401,
+            lambda a, o, u: ("POST", "/api/auth/logout-everywhere/", None, o),
+        ),
+    ]
+
+
+async def test_access_ends_on_the_other_process_within_five_seconds(
+    daphnes: tuple[Daphne, Daphne], cast: Any, live_session: Any
+):
+    first, second = daphnes
+    live_session.waiting_room = False
+    await sync_to_async(live_session.save)()
+    await asyncio.to_thread(_clear_presence, live_session.pk)
+    admin = await sync_to_async(lambda: token_issue(user=cast.admin).raw)()
+    # A staff member who keeps access watches the room from the first process.
+    watcher = await _connect(first, cast.facilitator, live_session)
+    await watcher.expect("room.state")
+
+    revocations = await sync_to_async(_revocations)(cast.cohort)
+    for n, (name, role, code, revoke) in enumerate(revocations):
+        people = await sync_to_async(_people)(cast.cohort, n)
+        user = people[role]
+        own = await sync_to_async(lambda u=user: token_issue(user=u).raw)()
+        socket = await _connect_as(second, own, live_session)
+        assert (await socket.expect("room.state"))["me"]["state"] == "admitted", name
+
+        method, path, body, token = await sync_to_async(revoke)(admin, own, user)
+        status = await asyncio.to_thread(_call, first, method, path, token, body)
+        if name == "logout_everywhere" and status == 404:
+            pytest.skip("POST /api/auth/logout-everywhere/ is not there yet")
+        assert status in (200, 204), (name, status)
+        revoked_at = time.monotonic()
+        late = str(uuid.uuid4())
+        with contextlib.suppress(Exception):
+            await socket.send(_chat("after the end", late))
+        await asyncio.wait_for(socket.reader, timeout=5)
+        assert time.monotonic() - revoked_at < 5, name
+        assert socket.ws.close_code == code, (name, socket.ws.close_code)
+
+        # Not stored, not broadcast: the watcher's next frame about chat is not it.
+        stored = await sync_to_async(
+            lambda c=late: ChatMessage.objects.filter(client_id=c).exists()
+        )()
+        assert not stored, name
+        assert all(
+            frame.get("client_id") != late
+            for frame in list(watcher.frames._queue)  # type: ignore[attr-defined]
+        )
+        # Entry is refused afterwards: no ticket with the old token (4401) or for the
+        # person (4403), on either process.
+        fresh = await sync_to_async(lambda u=user: token_issue(user=u).raw)()
+        for daphne in (first, second):
+            path = f"/api/sessions/{live_session.pk}/ticket/"
+            if code == 4401:
+                assert await asyncio.to_thread(_call, daphne, "POST", path, own) == 401, name
+            else:
+                assert await asyncio.to_thread(_call, daphne, "POST", path, fresh) == 404, name
+
+    # The watcher kept its place throughout.
+    await watcher.send(_chat("still here"))
+    assert (await watcher.expect("chat.message"))["text"] == "still here"
+    await watcher.close()
