@@ -91,7 +91,7 @@ def _read_per_patient(
             "patient": patient,
             "detail": detail or {},
         }
-        for patient in (sorted(patient_ids) or [None])
+        for patient in (list[int | None](sorted(patient_ids)) or [None])
     )
 
 
@@ -123,7 +123,7 @@ class MessageListApi(generics.ListAPIView):
         self.after_seq = int(after)
         return selectors.transcript_of(session=self.session).filter(seq__gt=self.after_seq)
 
-    def paginate_queryset(self, queryset: Any) -> list[ChatMessage] | None:
+    def paginate_queryset(self, queryset: Any) -> list[Any] | None:
         page = super().paginate_queryset(queryset)
         if self.session is not None:
             # One event per patient whose messages are on this page.

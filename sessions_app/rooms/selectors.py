@@ -232,6 +232,7 @@ _ACCESS_FIELDS = (
 
 
 def _live_tokens(now: dt.datetime) -> QuerySet[AuthToken]:
+    """Tokens that have not ended (a socket without a token, ``pk=0``, has none)."""
     # The absolute expiry only: a patient in a three-hour group makes no REST calls, so
     # the idle limit of the REST token says nothing about the socket.
     return AuthToken.objects.filter(revoked_at__isnull=True, expires_at__gt=now)
@@ -260,7 +261,7 @@ def socket_access(*, session_id: int, user_id: int, token_id: int | None) -> int
         _with_relationship(Participant.objects.filter(session_id=session_id, user_id=user_id))
         .annotate(
             token_live=Exists(
-                _live_tokens(timezone.now()).filter(pk=token_id, user_id=OuterRef("user_id"))
+                _live_tokens(timezone.now()).filter(pk=token_id or 0, user_id=OuterRef("user_id"))
             )
         )
         .values_list(*_ACCESS_FIELDS, "token_live")
@@ -279,7 +280,7 @@ def access_granted(*, session_id: int, user_id: int, token_id: int | None) -> Qu
         _with_relationship(Participant.objects.filter(session_id=session_id, user_id=user_id))
         .annotate(
             token_live=Exists(
-                _live_tokens(timezone.now()).filter(pk=token_id, user_id=OuterRef("user_id"))
+                _live_tokens(timezone.now()).filter(pk=token_id or 0, user_id=OuterRef("user_id"))
             )
         )
         .filter(user__is_active=True, token_live=True, removed=False)
