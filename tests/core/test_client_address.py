@@ -178,3 +178,32 @@ def test_a_bad_trusted_proxy_network_stops_the_process(tmp_path):
     assert result.returncode != 0
     assert "VIOIP_TRUSTED_PROXIES" in result.stderr
     assert "10.0.0.1/8" in result.stderr
+
+
+async def _bad_ticket_through_asgi(*, client, forwarded_for):
+    from channels.testing import WebsocketCommunicator
+
+    from vioip.asgi import application
+
+    communicator = WebsocketCommunicator(
+        application,
+        "/ws/sessions/1/?ticket=not-a-ticket",
+        headers=[(b"origin", b"http://testserver"), (b"x-forwarded-for", forwarded_for)],
+    )
+    # The peer as the server saw it (the application has not read its scope yet).
+    communicator.scope["client"] = client
+    connected, _ = await communicator.connect()
+    assert connected
+    assert (await communicator.receive_output(timeout=10))["type"] == "websocket.close"
+    await communicator.wait()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_room_socket_audits_the_real_peer_unless_it_is_a_trusted_proxy(settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    await _bad_ticket_through_asgi(client=["203.0.113.9", 4000], forwarded_for=b"198.51.100.5")
+    await _bad_ticket_through_asgi(client=["10.0.0.2", 4000], forwarded_for=b"198.51.100.6")
+    addresses = {
+        event.client_address async for event in AuditEvent.objects.filter(action="room_denied")
+    }
+    assert addresses == {"203.0.113.9", "198.51.100.6"}
