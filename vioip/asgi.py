@@ -8,6 +8,16 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vioip.settings")
 
+# daphne's --proxy-headers replaces the peer address (and the scheme) with whatever any
+# client puts in X-Forwarded-For: the audit trail and the login throttle would believe
+# forged addresses, and the application could not tell afterwards. Trusted proxies are
+# configured in the application instead (VIOIP_TRUSTED_PROXIES).
+if "--proxy-headers" in sys.argv:
+    raise SystemExit(
+        "vioip: do not run daphne with --proxy-headers; list the proxy in "
+        "VIOIP_TRUSTED_PROXIES instead (docs/security.md)."
+    )
+
 # Django must be set up before anything imports models.
 django_asgi_app = get_asgi_application()
 

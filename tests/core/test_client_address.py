@@ -207,3 +207,25 @@ async def test_the_room_socket_audits_the_real_peer_unless_it_is_a_trusted_proxy
         event.client_address async for event in AuditEvent.objects.filter(action="room_denied")
     }
     assert addresses == {"203.0.113.9", "198.51.100.6"}
+
+
+def test_daphne_refuses_to_serve_with_proxy_headers(tmp_path):
+    """--proxy-headers would make every client's X-Forwarded-For the peer address."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    daphne = Path(sys.executable).with_name("daphne")
+    env = {**os.environ, "VIOIP_DEBUG": "1", "VIOIP_LOCAL_DIR": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    result = subprocess.run(
+        [str(daphne), "--proxy-headers", "-b", "127.0.0.1", "-p", "0", "vioip.asgi:application"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "VIOIP_TRUSTED_PROXIES" in result.stderr + result.stdout

@@ -31,8 +31,12 @@ def test_unknown_api_path_is_a_json_404(api):
     assert response.json()["code"] == "not_found"
 
 
-def test_responses_carry_a_request_id(api):
-    response = api.get("/healthz", HTTP_X_REQUEST_ID="proxy-id-12345")
-    assert response["X-Request-ID"] == "proxy-id-12345"
-    smuggled = api.get("/healthz", HTTP_X_REQUEST_ID="bad id\nwith newline")
+def test_responses_carry_a_request_id_from_a_trusted_proxy_only(api, settings):
+    settings.TRUSTED_PROXIES = ("10.0.0.0/8",)
+    through_proxy = api.get("/healthz", HTTP_X_REQUEST_ID="proxy-id-12345", REMOTE_ADDR="10.1.2.3")
+    assert through_proxy["X-Request-ID"] == "proxy-id-12345"
+    from_client = api.get("/healthz", HTTP_X_REQUEST_ID="proxy-id-12345", REMOTE_ADDR="203.0.113.9")
+    assert from_client["X-Request-ID"] != "proxy-id-12345"
+    assert len(from_client["X-Request-ID"]) == 32
+    smuggled = api.get("/healthz", HTTP_X_REQUEST_ID="bad id\nwith newline", REMOTE_ADDR="10.1.2.3")
     assert smuggled["X-Request-ID"] != "bad id\nwith newline"

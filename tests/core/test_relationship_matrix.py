@@ -183,9 +183,7 @@ READ_ENDPOINTS: dict[str, tuple[Callable[[World], str], str]] = {
     "individual-session": (lambda w: f"/api/sessions/{w.individual.pk}/", "detail"),
     "roster": (lambda w: f"/api/cohorts/{w.cast.cohort.pk}/enrollments/", "list"),
     "discharge-summary": (
-        lambda w: (
-            f"/api/cohorts/{w.cast.cohort.pk}/enrollments/{w.enrollment.pk}/summary/"
-        ),
+        lambda w: f"/api/cohorts/{w.cast.cohort.pk}/enrollments/{w.enrollment.pk}/summary/",
         "detail",
     ),
 }

@@ -33,6 +33,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Headers only a trusted proxy may set; dropped from everyone else's requests.
 _PROXY_HEADERS = (
+    "HTTP_X_REQUEST_ID",
     "HTTP_X_FORWARDED_FOR",
     "HTTP_X_FORWARDED_PROTO",
     "HTTP_X_FORWARDED_HOST",
@@ -140,8 +141,9 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         supplied = request.META.get(self.header, "")
-        # A proxy's id is kept when it looks like one; anything else is replaced, so a
-        # client cannot smuggle text into the audit trail.
+        # A trusted proxy's id is kept when it looks like one (TrustedProxyMiddleware has
+        # dropped anyone else's); anything else is replaced, so a client cannot smuggle
+        # text, or another request's id, into the audit trail.
         request_id = supplied if _VALID_ID.match(supplied) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
         token = current_request_id.set(request_id)
