@@ -96,11 +96,14 @@ def _tickets(user: User, session: Session, count: int, now: dt.datetime) -> list
     10,000 one by one would take minutes of the run."""
     raws = [secrets.token_urlsafe(32) for _ in range(count)]
     expires = now + dt.timedelta(seconds=settings.ROOM_TICKET_SECONDS)
+    # A ticket is bound to a bearer token of its user (the socket lives as long as it).
+    token = token_issue(user=user).token
     RoomTicket.objects.bulk_create(
         [
             RoomTicket(
                 digest=digest(raw),
                 user=user,
+                token=token,
                 session=session,
                 created_at=now,
                 expires_at=expires,
