@@ -387,6 +387,25 @@ async def test_access_ends_on_the_other_process_within_five_seconds(
             else:
                 assert await asyncio.to_thread(_call, daphne, "POST", path, fresh) == 404, name
 
+    # The audit context set by the consumer reaches the room thread pool (two threads on
+    # PostgreSQL): each socket's joins and access closes carry its address and request id.
+    from vioip.audit.models import AuditEvent
+
+    def room_events() -> list[AuditEvent]:
+        return list(
+            AuditEvent.objects.filter(
+                action__in=["room_join", "room_denied"], actor__username__regex=r"^[pfc]\d$"
+            )
+        )
+
+    events = await sync_to_async(room_events)()
+    closes = [e for e in events if e.detail.get("reason") == "access_ended"]
+    assert len(closes) == len(revocations)
+    assert all(e.client_address == "127.0.0.1" and e.request_id for e in events)
+    for close in closes:
+        join = next(e for e in events if e.action == "room_join" and e.actor_id == close.actor_id)
+        assert join.request_id == close.request_id
+
     # The watcher kept its place throughout.
     await watcher.send(_chat("still here"))
     assert (await watcher.expect("chat.message"))["text"] == "still here"
