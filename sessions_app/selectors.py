@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.http import Http404
 
 from groups.selectors import active_patient_cohort_ids, patient_ids_in_care_of, staff_cohort_ids
 from sessions_app.models import PATIENT_KINDS, Session
@@ -70,16 +69,6 @@ def session_for_user(*, user: User, session_id: Any, attempted: str = "read") ->
             object_type="session", object_id=session_id, patient=patient_id, attempted=attempted
         )
     return session
-
-
-def session_get_for_user(*, user: User, session_id: Any) -> Session:
-    """The session, or Http404 without an audited denial: for callers in other apps that
-    turn an unknown session in a request body into a field error. New code uses
-    ``session_for_user``."""
-    try:
-        return session_for_user(user=user, session_id=session_id)
-    except NotVisible:
-        raise Http404 from None
 
 
 def my_sessions(*, user: User) -> QuerySet[Session]:
