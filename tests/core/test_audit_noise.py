@@ -138,3 +138,24 @@ def test_a_successful_login_is_recorded_per_attempt(api):
     for _ in range(3):
         assert login(api, "maria", PASSWORD).status_code == 200
     assert AuditEvent.objects.filter(action="login", outcome="allowed").count() == 3
+
+
+def test_the_minute_sweep_writes_the_held_count_of_a_spray_that_stopped(api, clock):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    for n in range(30):
+        login(api, f"gone-{n}", address="198.51.100.4")
+    before = attempts_in_trail("login_failed", "198.51.100.4") + attempts_in_trail(
+        "login_throttled", "198.51.100.4"
+    )
+    assert before < 30
+    clock.shift(dt.timedelta(seconds=61))
+    out = StringIO()
+    call_command("sweep_rooms", stdout=out)
+    assert "coalesced audit event" in out.getvalue()
+    after = attempts_in_trail("login_failed", "198.51.100.4") + attempts_in_trail(
+        "login_throttled", "198.51.100.4"
+    )
+    assert after == 30
