@@ -11,11 +11,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from vioip.audit.models import Action, AuditChainHead, AuditEvent, Outcome
-from vioip.core.middleware import client_address as request_client_address
 from vioip.core.middleware import current_client_address, current_request_id
 
 GENESIS = "0" * 64
@@ -67,7 +65,6 @@ def _build_event(
     object_type: str = "",
     object_id: Any = "",
     patient: Any = None,
-    request: HttpRequest | None = None,
     client_address: str | None = None,
     request_id: str | None = None,
     detail: dict[str, Any] | None = None,
@@ -76,9 +73,6 @@ def _build_event(
         raise ValueError(f"Unknown audit action {action!r}.")
     if outcome not in Outcome.values:
         raise ValueError(f"Unknown audit outcome {outcome!r}.")
-    if request is not None:
-        client_address = client_address or request_client_address(request)
-        request_id = request_id or getattr(request, "request_id", "")
     actor_obj = actor if getattr(actor, "pk", None) is not None else None
     return AuditEvent(
         occurred_at=timezone.now(),
@@ -116,9 +110,10 @@ def record(**fields: Any) -> AuditEvent:
     """Append one event to the chain.
 
     Keyword arguments: ``action`` (an ``Action``), ``actor``, ``outcome``, ``object_type``,
-    ``object_id``, ``patient`` (user or id), ``request`` (fills client address and request
-    id), ``client_address``, ``request_id``, ``detail``. ``detail`` holds identifiers and
-    codes only — never clinical text or anything a patient typed. The head row is locked
+    ``object_id``, ``patient`` (user or id), ``client_address`` and ``request_id`` (default:
+    the audit context that the HTTP middleware and the room consumer set), ``detail``.
+    ``detail`` holds identifiers and codes only — never clinical text or anything a patient
+    typed. The head row is locked
     for the rest of the caller's transaction, so concurrent writers on every process keep
     a single chain.
     """
