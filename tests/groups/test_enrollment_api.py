@@ -331,3 +331,21 @@ def test_care_team_members_cannot_enroll_or_discharge_and_the_attempt_is_audited
     assert enrollment.status == "active"
     denials = AuditEvent.objects.filter(action="denied", actor=user, object_type="enrollment")
     assert denials.count() == 2
+
+
+@pytest.mark.parametrize("reader", ["clinician", "facilitator", "admin", "patient"])
+def test_a_roster_read_is_audited_once_per_patient_shown(cast, client_for, reader):
+    """Membership of a program is Part 2 information: the trail lists, for each patient,
+    who saw that they are enrolled."""
+    classmate = UserFactory(role=Role.PATIENT, first_name="Jordan", last_name="Kim")
+    EnrollmentFactory(cohort=cast.cohort, patient=classmate)
+    user = getattr(cast, reader)
+    assert client_for(user).get(enroll_url(cast.cohort)).status_code == 200
+    auditor = client_for(cast.auditor)
+    for patient in (cast.patient, classmate):
+        found = auditor.get("/api/audit/", {"patient": patient.pk, "action": "read"}).json()
+        reads = [e for e in found["results"] if e["object_type"] == "cohort_roster"]
+        assert len(reads) == 1, reads
+    # Nobody outside the cohort was named.
+    other = auditor.get("/api/audit/", {"patient": cast.other_patient.pk, "action": "read"})
+    assert other.json()["count"] == 0
