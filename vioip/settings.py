@@ -61,6 +61,8 @@ MIDDLEWARE = [
     "vioip.core.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "vioip.core.middleware.RequestIdMiddleware",
+    # Outside the others, so errors they answer carry the header too.
+    "vioip.core.no_store.NoStoreApiMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
