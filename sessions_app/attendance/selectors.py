@@ -110,6 +110,9 @@ def week_monday(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
+MIN_REPORT_YEAR, MAX_REPORT_YEAR = 1970, 2999
+
+
 def parse_week(value: str | None, *, zone: dt.tzinfo) -> dt.date:
     """The Monday of ISO week ``YYYY-Www`` (the current week in ``zone`` when empty).
     Raises ValueError on anything else."""
@@ -117,6 +120,10 @@ def parse_week(value: str | None, *, zone: dt.tzinfo) -> dt.date:
         return week_monday(timezone.now().astimezone(zone).date())
     year, sep, week = value.partition("-W")
     if not sep or len(year) != 4 or not year.isdigit() or len(week) != 2 or not week.isdigit():
+        raise ValueError(value)
+    # A report reaches past its week's end (and the cohort's zone shifts it): a year at
+    # the calendar's edge would overflow there, and no program runs in it.
+    if not MIN_REPORT_YEAR <= int(year) <= MAX_REPORT_YEAR:
         raise ValueError(value)
     return dt.date.fromisocalendar(int(year), int(week), 1)
 

@@ -394,6 +394,9 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             raise BadFrame("malformed", "A frame is a JSON object with a 'type'.")
         if content["type"] not in CLIENT_FRAMES:
             raise BadFrame("unknown_type", "Unknown frame type.")
+        if _has_lone_surrogate(text_data, content):
+            # JSON lets "\ud800" through; it is not text, and storing it would fail.
+            raise BadFrame("malformed", "A frame is JSON of valid Unicode text.")
         return content
 
     async def _bad_frame(self, bad: BadFrame, text_data: str | None) -> None:
@@ -621,6 +624,18 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self._close_by_room(int(event["code"]))
         elif event["action"] == "refresh":
             await self.send_room_state()
+
+
+def _has_lone_surrogate(text_data: str, content: dict[str, Any]) -> bool:
+    """Whether the frame escapes a surrogate that is not half of a pair (only a frame with
+    a ``\\u`` escape is encoded again to find out)."""
+    if "\\u" not in text_data and "\\U" not in text_data:
+        return False
+    try:
+        json.dumps(content, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def content_ref(text_data: str | None) -> str | None:

@@ -29,6 +29,13 @@ def open_session(live_session: Any) -> Any:
         ('{"type": "chat.history", "after_seq": true}', "invalid"),
         ('{"type": "chat.history", "after_seq": -1}', "invalid"),
         (json.dumps({"type": "chat.send", "client_id": "x", "text": "a" * 17000}), "too_large"),
+        # A lone surrogate is valid JSON but not text: refused before it reaches storage.
+        (
+            '{"type": "chat.send", "client_id": "5f0c3b1e-8f7e-4d8a-9c1e-1a2b3c4d5e6f", '
+            '"text": "hi \\ud800"}',
+            "malformed",
+        ),
+        ('{"type": "ping", "ref": "\\udfff"}', "malformed"),
     ],
 )
 async def test_bad_frames_get_an_error_and_the_socket_stays_open(
