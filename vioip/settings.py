@@ -332,6 +332,10 @@ ROOM_SEND_BUFFER_KIB = env_int("VIOIP_ROOM_SEND_BUFFER_KIB", 1024, minimum=16)
 ROOM_GC_RECLAIM_SECONDS = env_int("VIOIP_ROOM_GC_RECLAIM_SECONDS", 3600, minimum=1)
 ROOM_CHAT_RATE_MESSAGES = env_int("VIOIP_ROOM_CHAT_RATE_MESSAGES", 5, minimum=1)
 ROOM_CHAT_RATE_SECONDS = env_int("VIOIP_ROOM_CHAT_RATE_SECONDS", 5, minimum=1)
+# Hand raising and lowering, per person and room: each toggle locks the room's row and is
+# broadcast to everyone in it.
+ROOM_HAND_RATE_TOGGLES = env_int("VIOIP_ROOM_HAND_RATE_TOGGLES", 4, minimum=1)
+ROOM_HAND_RATE_SECONDS = env_int("VIOIP_ROOM_HAND_RATE_SECONDS", 10, minimum=1)
 ATTENDANCE_LATE_MINUTES = env_int("VIOIP_ATTENDANCE_LATE_MINUTES", 10, minimum=0)
 ATTENDANCE_LEFT_EARLY_MINUTES = env_int("VIOIP_ATTENDANCE_LEFT_EARLY_MINUTES", 15, minimum=0)
 

@@ -384,11 +384,17 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     def _parse(self, text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
         if text_data is None:
             raise BadFrame("binary", "Frames are JSON text; binary frames are not accepted.")
-        if len(text_data.encode("utf-8")) > MAX_FRAME_BYTES:
+        try:
+            size = len(text_data.encode("utf-8"))
+        except UnicodeEncodeError:
+            # A lone surrogate in the text itself: not UTF-8, so not a text frame.
+            raise BadFrame("malformed", "A frame is JSON of valid Unicode text.") from None
+        if size > MAX_FRAME_BYTES:
             raise BadFrame("too_large", f"A frame has at most {MAX_FRAME_BYTES} bytes.")
         try:
             content = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):
+            # RecursionError: 16 KiB of "[[[[…" nests deeper than the parser recurses.
             raise BadFrame("malformed", "A frame is a JSON object.") from None
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):
             raise BadFrame("malformed", "A frame is a JSON object with a 'type'.")
@@ -644,7 +650,13 @@ def content_ref(text_data: str | None) -> str | None:
         return None
     try:
         content = json.loads(text_data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     ref = content.get("ref") if isinstance(content, dict) else None
-    return ref if isinstance(ref, str) and len(ref) <= 64 else None
+    if not isinstance(ref, str) or len(ref) > 64:
+        return None
+    try:
+        ref.encode("utf-8")  # a lone surrogate is not text to echo
+    except UnicodeEncodeError:
+        return None
+    return ref

@@ -773,8 +773,20 @@ def participant_remove(*, session_id: int, actor: User, token_id: int | None, us
     )
 
 
-@transaction.atomic
 def hand_set(*, session_id: int, user: User, token_id: int | None, raised: bool) -> None:
+    """Raise or lower the caller's hand. Every toggle counts toward a rate limit, checked
+    before any lock is taken: one beyond it is refused and nothing is locked or sent."""
+    if not presence.store().rate_allows(
+        f"hand:{session_id}:{user.pk}",
+        limit=settings.ROOM_HAND_RATE_TOGGLES,
+        window=settings.ROOM_HAND_RATE_SECONDS,
+    ):
+        raise RoomError("rate_limited", "Too many hand changes; wait a few seconds.")
+    _hand_set(session_id=session_id, user=user, token_id=token_id, raised=raised)
+
+
+@transaction.atomic
+def _hand_set(*, session_id: int, user: User, token_id: int | None, raised: bool) -> None:
     require_access(session_id=session_id, user_id=user.pk, token_id=token_id)
     session = Session.objects.get(pk=session_id)
     _room_for_update(session)
