@@ -13,7 +13,12 @@ from django.db import models
 from django.db.models import Q
 
 from groups.models import Cohort
-from vioip.core.fields import EncryptedTextField
+from vioip.core.fields import (
+    EncryptedBooleanField,
+    EncryptedDecimalField,
+    EncryptedJSONField,
+    EncryptedTextField,
+)
 from vioip.core.models import TimeStampedModel
 
 
@@ -151,11 +156,14 @@ class AnalyteResult(models.Model):
 
     test = models.ForeignKey(DrugTest, on_delete=models.PROTECT, related_name="results")
     version = models.PositiveIntegerField()
+    # Analyte and method stay in clear: they key the row (one result per analyte and
+    # method per version). What was found, how much, and whether a screen was sent for
+    # confirmation are encrypted; see docs/data-protection.md.
     analyte = models.CharField(max_length=8)
     method = models.CharField(max_length=12, choices=Method.choices)
-    result = models.CharField(max_length=12, choices=ResultValue.choices)
-    value = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
-    confirmation_requested = models.BooleanField(default=False)
+    result = EncryptedTextField(choices=ResultValue.choices)
+    value = EncryptedDecimalField(decimal_places=4, null=True, blank=True)
+    confirmation_requested = EncryptedBooleanField(default=False)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -179,10 +187,10 @@ class ValidityCheck(models.Model):
 
     test = models.ForeignKey(DrugTest, on_delete=models.PROTECT, related_name="validity_checks")
     version = models.PositiveIntegerField()
-    creatinine = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
-    specific_gravity = models.DecimalField(max_digits=6, decimal_places=4, null=True, blank=True)
-    ph = models.DecimalField(max_digits=4, decimal_places=2, null=True, blank=True)
-    nitrite = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    creatinine = EncryptedDecimalField(decimal_places=3, null=True, blank=True)
+    specific_gravity = EncryptedDecimalField(decimal_places=4, null=True, blank=True)
+    ph = EncryptedDecimalField(decimal_places=2, null=True, blank=True)
+    nitrite = EncryptedDecimalField(decimal_places=2, null=True, blank=True)
 
     class Meta:
         ordering = ["test_id", "version"]
@@ -238,7 +246,9 @@ class DocumentedMedication(TimeStampedModel):
     patient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="documented_medications"
     )
-    name = models.CharField(max_length=32, choices=MedicationName.choices)
+    # Encrypted: a medication such as buprenorphine says the patient is treated for
+    # opioid use. Nothing filters on it; outcomes match medications in Python.
+    name = EncryptedTextField(choices=MedicationName.choices)
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True)
     recorded_by = models.ForeignKey(
@@ -279,10 +289,10 @@ class Consent(TimeStampedModel):
     )
     discloser = models.CharField(max_length=200, help_text="The program permitted to disclose.")
     information = models.JSONField(help_text="Information classes covered.")
-    recipient_name = models.CharField(max_length=200)
-    recipient_organization = models.CharField(max_length=200, blank=True)
-    recipient_address = models.CharField(max_length=500, blank=True)
-    purpose = models.CharField(max_length=500)
+    recipient_name = EncryptedTextField()
+    recipient_organization = EncryptedTextField(blank=True, default="")
+    recipient_address = EncryptedTextField(blank=True, default="")
+    purpose = EncryptedTextField()
     expires_on = models.DateField(null=True, blank=True)
     expires_at_end_of_treatment = models.BooleanField(default=False)
     signed_at = models.DateTimeField()
@@ -338,7 +348,7 @@ class Disclosure(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     disclosed_at = models.DateTimeField()
-    recipient = models.JSONField()
+    recipient = EncryptedJSONField()
     information = models.JSONField()
     period_from = models.DateField()
     period_to = models.DateField()

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from groups.models import Cohort
+from vioip.core.fields import EncryptedTextField
 from vioip.core.models import TimeStampedModel
 
 
@@ -55,7 +56,8 @@ class Session(TimeStampedModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    cancel_reason = models.CharField(max_length=500, blank=True)
+    # Free text that may name a patient's circumstances: encrypted like clinical text.
+    cancel_reason = EncryptedTextField(blank=True, default="")
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
