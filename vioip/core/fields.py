@@ -155,6 +155,10 @@ class EncryptedBooleanField(EncryptedTextField):
     def to_text(self, value: Any) -> str:
         return "true" if value else "false"
 
+    def to_plain(self, value: Any) -> str:
+        # "1"/"0": SQLite's numeric affinity stores an integer, PostgreSQL casts to boolean.
+        return "1" if value else "0"
+
 
 class EncryptedJSONField(EncryptedTextField):
     """A JSON document encrypted at rest (no lookups into it)."""
@@ -210,6 +214,11 @@ def encrypt_columns(model_label: str, field_names: list[str]) -> Any:
                         f"UPDATE {table} SET {col} = %s WHERE {pk_col} = %s",  # noqa: S608
                         [new, pk],
                     )
+        if connection.vendor == "postgresql":
+            # The updates queue deferred foreign-key checks; PostgreSQL refuses to alter a
+            # table with pending trigger events (the reverse AlterField after this runs).
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
     def forward(apps: Any, schema_editor: Any) -> None:
         _run(apps, schema_editor, forward=True)
