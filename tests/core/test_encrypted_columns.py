@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
+from django.apps import apps
 from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -19,7 +21,7 @@ from screening.models import AnalyteResult, Consent, Disclosure, DocumentedMedic
 from sessions_app.models import Session
 from tests.factories import CohortFactory, UserFactory
 from vioip.accounts.models import Role
-from vioip.core.fields import PREFIX, encrypt_text
+from vioip.core.fields import PREFIX, encrypt_columns, encrypt_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -191,3 +193,25 @@ def test_key_rotation_re_encrypts_the_newly_encrypted_columns(
     # Only the new key left: the rotated value still reads.
     settings.FIELD_ENCRYPTION_KEYS = settings.FIELD_ENCRYPTION_KEYS[:1]
     assert DocumentedMedication.objects.get(pk=medication_id).name == "methadone"
+
+
+def test_the_data_migration_walks_a_table_in_batches(cast: Any) -> None:
+    names = ["methadone", "buprenorphine", "dronabinol"]
+    ids = [
+        DocumentedMedication.objects.create(
+            patient=cast.patient,
+            name=name,
+            start_date=timezone.localdate(),
+            recorded_by=cast.clinician,
+        ).pk
+        for name in names
+    ]
+    forward, backward = encrypt_columns("screening.DocumentedMedication", ["name"], batch_size=2)
+    editor = SimpleNamespace(connection=connection)
+
+    backward(apps, editor)
+    assert [_column("screening_documentedmedication", "name", pk) for pk in ids] == names
+    forward(apps, editor)
+    stored = [_column("screening_documentedmedication", "name", pk) for pk in ids]
+    assert all(value.startswith(PREFIX) for value in stored)
+    assert [DocumentedMedication.objects.get(pk=pk).name for pk in ids] == names

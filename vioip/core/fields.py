@@ -181,7 +181,7 @@ class EncryptedJSONField(EncryptedTextField):
         return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def encrypt_columns(model_label: str, field_names: list[str]) -> Any:
+def encrypt_columns(model_label: str, field_names: list[str], batch_size: int = 500) -> Any:
     """A ``RunPython`` pair that encrypts a column left in clear by an ``AlterField`` to an
     encrypted field, and decrypts it back to clear before the reverse ``AlterField``.
 
@@ -197,23 +197,32 @@ def encrypt_columns(model_label: str, field_names: list[str]) -> Any:
         for name in field_names:
             field = model._meta.get_field(name)
             col = quote(field.column)
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT {pk_col}, {col} FROM {table} WHERE {col} IS NOT NULL"  # noqa: S608
-                )
-                rows = cursor.fetchall()
-                for pk, stored in rows:
-                    is_token = isinstance(stored, str) and stored.startswith(PREFIX)
-                    if forward and not is_token:
-                        new = encrypt_text(field.to_text(field.from_plain(stored)))
-                    elif not forward and is_token:
-                        new = field.to_plain(field.from_text(decrypt_text(stored)))
-                    else:
-                        continue
+            last_pk: Any = None
+            while True:
+                # Batches in key order: a large table is never held in memory at once.
+                with connection.cursor() as cursor:
+                    after = f" AND {pk_col} > %s" if last_pk is not None else ""
                     cursor.execute(
-                        f"UPDATE {table} SET {col} = %s WHERE {pk_col} = %s",  # noqa: S608
-                        [new, pk],
+                        f"SELECT {pk_col}, {col} FROM {table} "  # noqa: S608
+                        f"WHERE {col} IS NOT NULL{after} ORDER BY {pk_col} LIMIT %s",
+                        [*([last_pk] if last_pk is not None else []), batch_size],
                     )
+                    rows = cursor.fetchall()
+                    for pk, stored in rows:
+                        is_token = isinstance(stored, str) and stored.startswith(PREFIX)
+                        if forward and not is_token:
+                            new = encrypt_text(field.to_text(field.from_plain(stored)))
+                        elif not forward and is_token:
+                            new = field.to_plain(field.from_text(decrypt_text(stored)))
+                        else:
+                            continue
+                        cursor.execute(
+                            f"UPDATE {table} SET {col} = %s WHERE {pk_col} = %s",  # noqa: S608
+                            [new, pk],
+                        )
+                if len(rows) < batch_size:
+                    break
+                last_pk = rows[-1][0]
         if connection.vendor == "postgresql":
             # The updates queue deferred foreign-key checks; PostgreSQL refuses to alter a
             # table with pending trigger events (the reverse AlterField after this runs).
