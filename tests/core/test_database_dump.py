@@ -39,6 +39,8 @@ RECIPIENT_ADDRESS = "Zq-address 77 Courthouse Plaza"
 PURPOSE = "Compliance with conditions of probation"
 MEDICATION = "buprenorphine"
 AFTERCARE_NOTES = "Zq-aftercare: weekly MAT clinic with Dr. Okonkwo"
+AMENDMENT_REASON = "Zq-amend: confirmation by GC/MS came back"
+ABSENCE_REASON = "Zq-absence: intake appointment at the methadone clinic"
 
 MARKERS = [
     CANCEL_REASON,
@@ -52,6 +54,8 @@ MARKERS = [
     PURPOSE,
     MEDICATION,
     AFTERCARE_NOTES,
+    AMENDMENT_REASON,
+    ABSENCE_REASON,
 ]
 
 
@@ -180,6 +184,42 @@ def _workflow_over_rest(cast: Any, client_for: Callable[..., Any]) -> dict[str, 
     _ok(
         clin.post(f"/api/screening/tests/{test['id']}/review/", {"comment": REVIEW_COMMENT}),
         200,
+    )
+
+    _ok(
+        clin.post(
+            f"/api/screening/tests/{test['id']}/amend/",
+            {
+                "reason": AMENDMENT_REASON,
+                "results": [
+                    {"analyte": "THC", "result": "positive", "value": RESULT_VALUE},
+                    {"analyte": "THC", "method": "confirmation", "result": "positive"},
+                ],
+            },
+            format="json",
+        ),
+        200,
+    )
+
+    upcoming = _ok(
+        admin.post(
+            "/api/sessions/",
+            {
+                "cohort": cohort["id"],
+                "kind": "workshop",
+                "title": "Workshop",
+                "starts_at": (later + dt.timedelta(days=1)).isoformat(),
+                "ends_at": (later + dt.timedelta(days=1, hours=2)).isoformat(),
+            },
+            format="json",
+        )
+    )
+    _ok(
+        client_for(patient).post(
+            "/api/me/absences/",
+            {"session": upcoming["id"], "reason": ABSENCE_REASON},
+            format="json",
+        )
     )
 
     consent = _ok(
@@ -312,7 +352,8 @@ async def test_a_database_dump_after_a_full_workflow_holds_no_clinical_text(
     rows = _rows_by_table(dump)
     assert "Dump SUD IOP" in dump
     assert any("CCF-DUMP" in row for row in rows["screening_drugtest"])
-    assert len(rows["screening_analyteresult"]) == 2
+    assert len(rows["screening_analyteresult"]) == 5
+    assert len(rows["attendance_plannedabsence"]) == 1
     assert len(rows["rooms_chatmessage"]) == 1
 
     assert [marker for marker in MARKERS if marker.lower() in dump.lower()] == []
