@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import math
 import secrets
+from collections import Counter
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,12 +42,16 @@ from screening.models import (
 )
 from screening.part2 import NOTICE_VERSION, notice_block
 from screening.selectors import (
+    DisclosureWindow,
     care_cohort_for,
     consent_for_user,
     consent_state,
+    disclosable_enrollments,
     disclosable_tests,
+    discloser_cohort_ids,
     draw_cohort_for_user,
     drug_test_for_user,
+    is_discloser_staff,
     medications_by_patient,
     patient_for_user,
     test_states,
@@ -616,9 +621,9 @@ def _refuse(*, actor: User, consent: Consent, code: str, detail: str) -> Disclos
 
 
 def _screening_section(
-    *, patient_id: Any, start: dt.date, end: dt.date
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    tests = disclosable_tests(patient_id=patient_id, start=start, end=end)
+    *, patient_id: Any, window: DisclosureWindow
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Counter[str]]:
+    tests, left_out = disclosable_tests(patient_id=patient_id, window=window)
     meds = medications_by_patient(patient_ids=[patient_id])
     section: list[dict[str, Any]] = []
     observations: list[dict[str, Any]] = []
@@ -649,45 +654,37 @@ def _screening_section(
         observations.extend(
             fhir.observation(test, r, amended=state.number > 1) for r in state.results
         )
-    return section, observations
+    return section, observations, left_out
 
 
-def _enrollment_section(*, patient_id: Any, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
-    rows = Enrollment.objects.filter(patient_id=patient_id, start_date__lte=end).select_related(
-        "cohort"
-    )
-    return [
-        {
-            "program": e.cohort.name,
-            "track": e.cohort.track,
-            "start_date": e.start_date.isoformat(),
-            "status": e.status,
-            "discharged_on": e.discharged_on.isoformat() if e.discharged_on else None,
-            "discharge_reason": e.discharge_reason or None,
-        }
-        for e in rows
-        if e.discharged_on is None or e.discharged_on >= start
-    ]
+def _enrollment_row(e: Enrollment) -> dict[str, Any]:
+    return {
+        "program": e.cohort.name,
+        "track": e.cohort.track,
+        "start_date": e.start_date.isoformat(),
+        "status": e.status,
+        "discharged_on": e.discharged_on.isoformat() if e.discharged_on else None,
+        "discharge_reason": e.discharge_reason or None,
+    }
 
 
 def _attendance_by_enrollment(
-    *, patient_id: Any, start: dt.date, end: dt.date
+    enrollments: list[Enrollment], *, patient_id: Any, window: DisclosureWindow
 ) -> list[tuple[Enrollment, list[dict[str, Any]]]]:
-    """Per enrollment overlapping the period, the patient's expected sessions in it (from
-    the attendance ledgers): date, kind, status, minutes. No titles, no other patients."""
+    """Per enrollment of the discloser's, the patient's expected sessions inside the window
+    (from the attendance ledgers): date, kind, status, minutes. No titles, no other
+    patients."""
     from sessions_app.attendance.selectors import AttendanceStatus, ledgers
 
-    enrollments = (
-        Enrollment.objects.filter(patient_id=patient_id, start_date__lte=end)
-        .select_related("cohort")
-        .order_by("start_date", "id")
-    )
-    out = []
+    out: list[tuple[Enrollment, list[dict[str, Any]]]] = []
+    if window.first_day > window.last_day:
+        return [(e, []) for e in enrollments]
     for enrollment in enrollments:
-        if enrollment.discharged_on is not None and enrollment.discharged_on < start:
-            continue
         found = ledgers(
-            cohort=enrollment.cohort, first_day=start, last_day=end, patient_ids=[patient_id]
+            cohort=enrollment.cohort,
+            first_day=window.first_day,
+            last_day=window.last_day,
+            patient_ids=[patient_id],
         )
         entries = [
             {
@@ -729,12 +726,33 @@ def disclosure_create(
     period_to: dt.date,
     information: list[str] | None = None,
 ) -> Disclosure:
-    """Produce and record the package for the consent's recipient: only what the consent
-    covers, for the period asked, with the §2.32 notice at the top. New: the patient's
-    enrollment must be active. Refusals are audited."""
+    """Produce and record the package for the consent's recipient (42 CFR 2.31-2.33).
+
+    Only staff of the discloser the consent names disclose: a clinician of that cohort in
+    which the patient is actively enrolled (a clinician of the patient's other cohorts is
+    refused, audited). The package holds only the discloser's records, of the information
+    classes asked and covered, inside the period asked and the consent's dates (from its
+    signing to its expiry), and only final results; it counts what was left out and why,
+    and carries the notice against redisclosure at the top. Refusals are audited."""
     consent = consent_for_user(user=actor, consent_id=consent_id, attempted="disclose")
     if period_to < period_from:
         raise ValidationError({"to": ["The period ends before it starts."]})
+    cohort_ids = discloser_cohort_ids(consent)
+    if len(cohort_ids) != 1:
+        # Fail closed: a discloser that names no cohort of the patient's, or several.
+        raise _refuse(
+            actor=actor,
+            consent=consent,
+            code="discloser_unknown",
+            detail="The consent's discloser names no single program of the patient's.",
+        )
+    if not is_discloser_staff(user=actor, consent=consent, cohort_ids=cohort_ids):
+        raise _refuse(
+            actor=actor,
+            consent=consent,
+            code="not_discloser",
+            detail="Only staff of the program the consent names may disclose under it.",
+        )
     state = consent_state(consent)
     if state != "active":
         raise _refuse(
@@ -768,15 +786,21 @@ def disclosure_create(
             code="not_covered",
             detail="The period asked runs past the consent's expiry.",
         )
+    window = DisclosureWindow(
+        cohort_ids=frozenset(cohort_ids),
+        period_from=period_from,
+        period_to=period_to,
+        consent_from=timezone.localdate(consent.signed_at),
+        consent_to=consent.expires_on,
+    )
     with transaction.atomic():
         return _disclosure_write(
-            actor=actor,
-            consent=consent,
-            state=state,
-            asked=asked,
-            period_from=period_from,
-            period_to=period_to,
+            actor=actor, consent=consent, state=state, asked=asked, window=window
         )
+
+
+def _left_out_rows(kind: str, counts: Counter[str]) -> list[dict[str, Any]]:
+    return [{"kind": kind, "count": n, "reason": r} for r, n in sorted(counts.items())]
 
 
 def _disclosure_write(
@@ -785,11 +809,20 @@ def _disclosure_write(
     consent: Consent,
     state: str,
     asked: list[str],
-    period_from: dt.date,
-    period_to: dt.date,
+    window: DisclosureWindow,
 ) -> Disclosure:
     patient = consent.patient
     sections: dict[str, Any] = {}
+    # What stayed out and why: kinds, counts and codes, never a record's content.
+    left_out: list[dict[str, Any]] = [
+        {
+            "kind": c,
+            "count": None,
+            "reason": "not_requested" if c in consent.information else "not_consented",
+        }
+        for c in InformationClass.values
+        if c not in asked
+    ]
     fhir_entries: list[dict[str, Any]] = [
         {
             "fullUrl": f"urn:uuid:consent-{consent.pk}",
@@ -797,37 +830,52 @@ def _disclosure_write(
         }
     ]
     if InformationClass.SCREENING_RESULTS in asked:
-        section, observations = _screening_section(
-            patient_id=patient.pk, start=period_from, end=period_to
+        section, observations, tests_left_out = _screening_section(
+            patient_id=patient.pk, window=window
         )
         sections["screening_results"] = section
+        left_out.extend(_left_out_rows("drug_test", tests_left_out))
         fhir_entries.extend({"fullUrl": f"urn:uuid:{o['id']}", "resource": o} for o in observations)
-    if InformationClass.ENROLLMENT_STATUS in asked:
-        sections["enrollment_status"] = _enrollment_section(
-            patient_id=patient.pk, start=period_from, end=period_to
+    enrollment_classes = {
+        InformationClass.ENROLLMENT_STATUS,
+        InformationClass.ATTENDANCE,
+        InformationClass.TREATMENT_SUMMARY,
+    }
+    if enrollment_classes & set(asked):
+        enrollments, enrollments_left_out = disclosable_enrollments(
+            patient_id=patient.pk, window=window
         )
-    if InformationClass.ATTENDANCE in asked or InformationClass.TREATMENT_SUMMARY in asked:
-        attendance = _attendance_by_enrollment(
-            patient_id=patient.pk, start=period_from, end=period_to
-        )
-        if InformationClass.ATTENDANCE in asked:
-            sections["attendance"] = [
-                {"program": e.cohort.name, "sessions": entries} for e, entries in attendance
-            ]
-        if InformationClass.TREATMENT_SUMMARY in asked:
-            sections["treatment_summary"] = [
-                _treatment_summary(e, entries) for e, entries in attendance
-            ]
+        left_out.extend(_left_out_rows("enrollment", enrollments_left_out))
+        if InformationClass.ENROLLMENT_STATUS in asked:
+            sections["enrollment_status"] = [_enrollment_row(e) for e in enrollments]
+        if InformationClass.ATTENDANCE in asked or InformationClass.TREATMENT_SUMMARY in asked:
+            attendance = _attendance_by_enrollment(
+                enrollments, patient_id=patient.pk, window=window
+            )
+            if InformationClass.ATTENDANCE in asked:
+                sections["attendance"] = [
+                    {"program": e.cohort.name, "sessions": entries} for e, entries in attendance
+                ]
+            if InformationClass.TREATMENT_SUMMARY in asked:
+                sections["treatment_summary"] = [
+                    _treatment_summary(e, entries) for e, entries in attendance
+                ]
     now = timezone.now()
     package: dict[str, Any] = {
         "notice": notice_block(),
         "consent_scope": consent_scope(consent),
         "patient": {"id": patient.pk, "name": patient.get_full_name()},
-        "period": {"from": period_from.isoformat(), "to": period_to.isoformat()},
+        "period": {"from": window.period_from.isoformat(), "to": window.period_to.isoformat()},
+        # The period asked, narrowed to the consent's dates: what the records may span.
+        "records_period": {
+            "from": window.first_day.isoformat(),
+            "to": window.last_day.isoformat(),
+        },
         "information": asked,
         "disclosed_at": now.isoformat(),
         "disclosed_by": actor.get_full_name() or actor.username,
         "sections": sections,
+        "left_out": left_out,
         "fhir": {
             "resourceType": "Bundle",
             "type": "collection",
@@ -843,8 +891,8 @@ def _disclosure_write(
         disclosed_at=now,
         recipient=consent_scope(consent)["recipient"],
         information=asked,
-        period_from=period_from,
-        period_to=period_to,
+        period_from=window.period_from,
+        period_to=window.period_to,
         notice_version=NOTICE_VERSION,
         package=json.dumps(package),
     )

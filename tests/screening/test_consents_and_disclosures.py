@@ -134,6 +134,7 @@ def test_disclosure_covers_only_the_period_asked(
         clin.post(
             f"/api/screening/tests/{t['id']}/results/", {"results": NEGATIVE_PANEL}, format="json"
         )
+        clin.post(f"/api/screening/tests/{t['id']}/review/", {"comment": ""}, format="json")
     package = clin.post(
         "/api/screening/disclosures/", {"consent": consent["id"], **_period()}, format="json"
     ).json()
@@ -363,7 +364,11 @@ def test_attendance_and_treatment_summary_sections_come_from_the_attendance_ledg
     )
     consent = clin.post(
         "/api/screening/consents/",
-        consent_body(cast, information=["attendance", "treatment_summary"]),
+        consent_body(
+            cast,
+            information=["attendance", "treatment_summary"],
+            signed_at=(now - dt.timedelta(days=3)).isoformat(),
+        ),
         format="json",
     ).json()
     package = clin.post(

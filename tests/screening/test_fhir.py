@@ -127,7 +127,9 @@ def test_consent_fhir_has_the_r4_required_elements(clin: Any, cast: Any) -> None
 def test_disclosure_package_carries_a_fhir_bundle_with_consent_and_observations(
     clin: Any, cast: Any, resulted_test: Any
 ) -> None:
-    resulted_test(NEGATIVE_PANEL)
+    test = resulted_test(NEGATIVE_PANEL)
+    # Only final (reviewed) results are disclosed, and only those dated from the signing.
+    clin.post(f"/api/screening/tests/{test['id']}/review/", {"comment": ""}, format="json")
     consent = clin.post(
         "/api/screening/consents/",
         {
@@ -136,7 +138,7 @@ def test_disclosure_package_carries_a_fhir_bundle_with_consent_and_observations(
             "recipient": {"name": "Employer assistance program"},
             "purpose": "Return-to-work agreement",
             "expires_on": (timezone.localdate() + dt.timedelta(days=30)).isoformat(),
-            "signed_at": timezone.now().isoformat(),
+            "signed_at": (timezone.now() - dt.timedelta(days=1)).isoformat(),
             "signature_method": "electronic",
         },
         format="json",
