@@ -102,11 +102,16 @@ class AuditEvent(models.Model):
 
 
 class AuditChainHead(models.Model):
-    """The chain's last sequence number and hash: the row writers lock to stay one chain."""
+    """The chain's last sequence number and hash: the row writers lock to stay one chain.
+
+    ``mac`` authenticates (seq, hash) with the audit key, like a signed tree head: moving
+    the head back after deleting the newest events needs the key to sign the older state.
+    """
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64, default="0" * 64)
+    mac = models.CharField(max_length=64, blank=True, default="")
 
     def __str__(self) -> str:
         return f"audit chain head at {self.seq}"

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -45,13 +46,22 @@ def event_hash(event: AuditEvent) -> str:
     ).hexdigest()
 
 
+def _mac(message: bytes) -> str:
+    return hmac.new(settings.AUDIT_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def head_mac(seq: int, head_hash: str) -> str:
+    """The chain head's signature: HMAC with the audit key over (seq, hash)."""
+    return _mac(f"vioip-audit-head:{seq}:{head_hash}".encode())
+
+
 def _locked_head() -> AuditChainHead:
     head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
     if head is not None:
         return head
     try:
         with transaction.atomic():
-            AuditChainHead.objects.create(pk=1, seq=0, hash=GENESIS)
+            AuditChainHead.objects.create(pk=1, seq=0, hash=GENESIS, mac=head_mac(0, GENESIS))
     except IntegrityError:
         pass  # another writer created it first
     return AuditChainHead.objects.select_for_update().get(pk=1)
@@ -101,8 +111,8 @@ def _append(events: list[AuditEvent]) -> list[AuditEvent]:
             event.hash = event_hash(event)
             prev_hash = event.hash
         AuditEvent.objects.bulk_create(events)
-        head.seq, head.hash = seq, prev_hash
-        head.save(update_fields=["seq", "hash"])
+        head.seq, head.hash, head.mac = seq, prev_hash, head_mac(seq, prev_hash)
+        head.save(update_fields=["seq", "hash", "mac"])
     return events
 
 
@@ -137,8 +147,86 @@ class ChainReport:
     problem: str = ""
 
 
-def chain_verify(*, batch_size: int = 2000) -> ChainReport:
-    """Walk the chain in order; report the first event whose link or hash is wrong."""
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed statement that the trail had ``seq`` events ending in ``hash`` at ``time``."""
+
+    seq: int
+    hash: str
+    time: str
+    mac: str
+
+    def to_line(self) -> str:
+        return json.dumps(
+            {"seq": self.seq, "hash": self.hash, "time": self.time, "mac": self.mac},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be read or whose signature does not authenticate."""
+
+
+def _checkpoint_mac(seq: int, head_hash: str, time: str) -> str:
+    body = json.dumps({"hash": head_hash, "seq": seq, "time": time}, sort_keys=True)
+    return _mac(b"vioip-audit-checkpoint:" + body.encode())
+
+
+def checkpoint_take() -> Checkpoint:
+    """Sign the current chain head, for a store outside the database.
+
+    Refuses (``CheckpointError``) when the head does not authenticate or its last event
+    is not where the head says: a checkpoint must never vouch for a tampered head.
+    """
+    head = AuditChainHead.objects.filter(pk=1).first()
+    seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
+    if head is not None and not hmac.compare_digest(head.mac, head_mac(seq, head_hash)):
+        raise CheckpointError("the chain head does not authenticate")
+    if seq and not AuditEvent.objects.filter(seq=seq, hash=head_hash).exists():
+        raise CheckpointError("the chain head does not match the last event")
+    time = timezone.now().isoformat(timespec="seconds")
+    return Checkpoint(seq, head_hash, time, _checkpoint_mac(seq, head_hash, time))
+
+
+def checkpoint_parse(line: str) -> Checkpoint:
+    """Read one checkpoint line; ``CheckpointError`` if malformed or not signed by our key."""
+    try:
+        data = json.loads(line)
+        checkpoint = Checkpoint(
+            seq=data["seq"], hash=data["hash"], time=data["time"], mac=data["mac"]
+        )
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CheckpointError("not a checkpoint line") from exc
+    if not (
+        isinstance(checkpoint.seq, int)
+        and checkpoint.seq >= 0
+        and isinstance(checkpoint.hash, str)
+        and isinstance(checkpoint.time, str)
+        and isinstance(checkpoint.mac, str)
+    ):
+        raise CheckpointError("not a checkpoint line")
+    expected = _checkpoint_mac(checkpoint.seq, checkpoint.hash, checkpoint.time)
+    if not hmac.compare_digest(checkpoint.mac, expected):
+        raise CheckpointError("the checkpoint's signature does not authenticate")
+    return checkpoint
+
+
+def chain_verify(*, batch_size: int = 2000, checkpoints: Sequence[Checkpoint] = ()) -> ChainReport:
+    """Walk the chain in order; report the first problem.
+
+    Problems: an event missing, altered or unlinked; a trail shorter than, or diverging
+    from, any of ``checkpoints`` (already authenticated, see ``checkpoint_parse``); a
+    chain head that does not authenticate or does not match the last event; an empty
+    trail in a database that has users (the trail was emptied and the head reset).
+    """
+    pinned: dict[int, str] = {}
+    for checkpoint in checkpoints:
+        pinned.setdefault(checkpoint.seq, checkpoint.hash)
+        if pinned[checkpoint.seq] != checkpoint.hash:
+            return ChainReport(
+                False, 0, checkpoint.seq, "two checkpoints disagree about the same event"
+            )
     prev_hash = GENESIS
     expected_seq = 1
     count = 0
@@ -149,12 +237,31 @@ def chain_verify(*, batch_size: int = 2000) -> ChainReport:
             return ChainReport(False, count, event.seq, "link to previous event broken")
         if not hmac.compare_digest(event.hash, event_hash(event)):
             return ChainReport(False, count, event.seq, "event altered")
+        if event.seq in pinned and not hmac.compare_digest(pinned[event.seq], event.hash):
+            return ChainReport(
+                False, count, event.seq, "trail diverges from a checkpoint (events replaced)"
+            )
         prev_hash = event.hash
         expected_seq += 1
         count += 1
+    longest = max(pinned, default=0)
+    if longest > count:
+        return ChainReport(
+            False,
+            count,
+            count + 1,
+            f"trail is shorter than a checkpoint ({count} events, checkpoint at seq {longest})",
+        )
     head = AuditChainHead.objects.filter(pk=1).first()
+    if head is None:
+        if count:
+            return ChainReport(False, count, None, "chain head missing")
+    elif not hmac.compare_digest(head.mac, head_mac(head.seq, head.hash)):
+        return ChainReport(False, count, None, "chain head does not authenticate (moved or forged)")
     head_seq = head.seq if head else 0
     head_hash = head.hash if head else GENESIS
     if head_seq != count or head_hash != prev_hash:
         return ChainReport(False, count, count + 1, "events missing at the end of the chain")
+    if count == 0 and get_user_model().objects.exists():
+        return ChainReport(False, 0, None, "trail is empty in a database that has users (emptied)")
     return ChainReport(True, count)
