@@ -265,3 +265,28 @@ def test_no_checkpoint_is_signed_for_a_head_past_the_last_event(tmp_path):
     as_owner(("DELETE FROM audit_auditevent WHERE seq = %s", [3]))
     with pytest.raises(CommandError, match="does not match the last event"):
         call_command("audit_checkpoint")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upgrading_signs_the_head_of_an_existing_trail():
+    from django.db.migrations.executor import MigrationExecutor
+
+    make_events(3)
+    before, after = (
+        [("audit", "0002_append_only_trigger")],
+        [("audit", "0003_signed_head_and_truncate_trigger")],
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        old_state = executor.loader.project_state(before).apps
+        assert not hasattr(old_state.get_model("audit", "AuditChainHead")(), "mac")
+        executor.loader.build_graph()
+        executor.migrate(after)
+    finally:
+        MigrationExecutor(connection).migrate(
+            MigrationExecutor(connection).loader.graph.leaf_nodes()
+        )
+    seq, head_hash, mac = head_row()
+    assert seq == 3 and mac == audit.head_mac(3, head_hash)
+    call_command("verify_audit")
