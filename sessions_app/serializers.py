@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from groups.selectors import cohorts_visible_to
 from sessions_app.models import Session, SessionKind
+from vioip.core.dates import CalendarDateField
 
 SESSION_FIELDS = [
     "id",
@@ -76,11 +77,11 @@ class SessionCancelSerializer(serializers.Serializer):
 
 class GenerateSerializer(serializers.Serializer):
     # ``from`` is the API's word; declared through the fields dict below.
-    to = serializers.DateField()
+    to = CalendarDateField()
 
     def get_fields(self):  # type: ignore[no-untyped-def]
         fields = super().get_fields()
-        fields["from"] = serializers.DateField()
+        fields["from"] = CalendarDateField()
         return fields
 
 

@@ -243,6 +243,10 @@ STATIC_URL = "static/"
 STATIC_ROOT = LOCAL_DIR / "static"
 
 # --- REST ------------------------------------------------------------------------------------
+# The largest request body accepted, in KiB (a longer one is answered 413 with the standard
+# error body). The largest real body, a progress note, stays well under 100 KiB.
+MAX_REQUEST_BODY_KIB = env_int("VIOIP_MAX_REQUEST_BODY_KIB", 1024, minimum=64)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_KIB * 1024
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["vioip.accounts.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

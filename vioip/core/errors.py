@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
@@ -88,6 +88,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.NotFound()
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    elif isinstance(exc, SuspiciousOperation):
+        # Too many form fields or files, a malformed multipart body: the client's doing.
+        exc = exceptions.ParseError()
+    elif isinstance(exc, OverflowError):
+        # A number too large for the database to bind (an id of 10**25 in a query or a
+        # body): bad input, not a failure. Parameters that name what they bound give a
+        # field error before this; this is the backstop for the others.
+        logger.warning("out-of-range number in API request ref=%s", current_request_id.get())
+        exc = exceptions.ValidationError(
+            {"non_field_errors": ["A number in the request is out of range."]}
+        )
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
