@@ -473,6 +473,49 @@ class DrawDetailApi(_Base):
         return Response(_render_draws(request, [draw])[0])
 
 
+def _render_draw_notices(
+    request: Request, rows: list[selectors.DrawNotice]
+) -> list[dict[str, Any]]:
+    # Who is due is about each patient named: one event per patient shown.
+    selectors.audit_page(
+        user=_caller(request),
+        object_type="screening_draw",
+        items=[(n.draw.pk, p.pk) for n in rows for p in n.due],
+    )
+    return [
+        {
+            "id": n.draw.pk,
+            "cohort": n.draw.cohort_id,
+            "date": n.draw.date,
+            "selected_count": len(n.draw.selected),
+            "announced": n.announced,
+            "due": [{"patient": p.pk, "name": p.display_name} for p in n.due]
+            if n.announced
+            else None,
+        }
+        for n in rows
+    ]
+
+
+class DrawScheduleApi(_Base):
+    """A cohort's random draws for its staff: day and number selected; from the day on,
+    who is due. Who was selected stays with the clinicians (``/draws/``) until then."""
+
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        operation_id="screening_draw_schedule",
+        parameters=[OpenApiParameter("cohort", int, required=True)],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request: Request) -> Response:
+        cohort_id = _int_param(request, "cohort")
+        if cohort_id is None:
+            raise serializers.ValidationError({"cohort": ["This parameter is required."]})
+        _, notices = selectors.draw_schedule_for_user(user=_caller(request), cohort_id=cohort_id)
+        return self.paged(request, notices, lambda rows: _render_draw_notices(request, rows))
+
+
 def _medication_payload(med: DocumentedMedication) -> dict[str, Any]:
     return {
         "id": med.pk,

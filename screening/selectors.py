@@ -54,6 +54,7 @@ from django.utils import timezone
 
 from groups.models import Cohort, Enrollment, EnrollmentStatus, StaffRole
 from groups.selectors import (
+    cohort_zone,
     documentation_window_start,
     is_cohort_clinician,
     is_cohort_staff,
@@ -574,6 +575,43 @@ def selected_in_care(*, user: User, draws: Iterable[Draw]) -> dict[Any, list[Any
         set(clinician_patient_ids(user=user).filter(patient_id__in=wanted)) if wanted else set()
     )
     return {d.pk: [p for p in d.selected if p in in_care] for d in draws}
+
+
+@dataclass
+class DrawNotice:
+    """What the cohort's staff see of a draw: that it exists, for which day, how many were
+    selected, and from that day on who is due. Before the day nobody but the cohort's
+    clinicians (``draw_for_user``) sees who was selected: the test is unannounced."""
+
+    draw: Draw
+    announced: bool
+    due: list[User]
+
+
+def draw_schedule_for_user(*, user: User, cohort_id: Any) -> tuple[Cohort, list[DrawNotice]]:
+    """The cohort's draws as its staff (facilitators and clinicians, role matching) may see
+    them; NotVisible for anyone else. The due list holds the selected patients still in
+    the care team's care (active, or inside the documentation window)."""
+    if not (
+        user.role in (Role.FACILITATOR, Role.CLINICIAN)
+        and is_cohort_staff(user=user, cohort_id=cohort_id)
+    ):
+        raise NotVisible(object_type="cohort", object_id=cohort_id, attempted="draw_schedule")
+    cohort = Cohort.objects.filter(pk=cohort_id).first()
+    if cohort is None:
+        raise NotVisible(object_type="cohort", object_id=cohort_id, attempted="draw_schedule")
+    today = timezone.localtime(timezone.now(), cohort_zone(cohort)).date()
+    draws = list(Draw.objects.filter(cohort=cohort).order_by("-date", "-id"))
+    announced = {d.pk for d in draws if d.date <= today}
+    patients = {p.pk: p for p in compliance_patients(cohort=cohort)} if announced else {}
+    return cohort, [
+        DrawNotice(
+            draw=d,
+            announced=d.pk in announced,
+            due=[patients[p] for p in d.selected if p in patients] if d.pk in announced else [],
+        )
+        for d in draws
+    ]
 
 
 # --- Consents and disclosures --------------------------------------------------------------------

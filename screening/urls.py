@@ -34,6 +34,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("screening/draws/", apis.DrawListCreateApi.as_view(), name="screening-draws"),
     path("screening/draws/<int:draw_id>/", apis.DrawDetailApi.as_view(), name="screening-draw"),
     path(
+        "screening/draw-schedule/",
+        apis.DrawScheduleApi.as_view(),
+        name="screening-draw-schedule",
+    ),
+    path(
         "screening/medications/",
         apis.MedicationListCreateApi.as_view(),
         name="screening-medications",

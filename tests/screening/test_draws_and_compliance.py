@@ -236,3 +236,87 @@ def test_compliance_needs_a_cohort(cast: Any, client_for: Any) -> None:
     response = client_for(cast.facilitator).get("/api/screening/compliance/")
     assert response.status_code == 400
     assert "cohort" in response.json()["fields"]
+
+
+SCHEDULE = "/api/screening/draw-schedule/"
+
+
+def test_facilitator_sees_that_a_draw_exists_but_not_whom_before_its_day(
+    cast: Any, client_for: Any, cohort_of_ten: list[Any]
+) -> None:
+    names = {p.pk: p.display_name for p in cohort_of_ten}
+    with time_machine.travel(NOON, tick=False):
+        drawn = _draw(client_for(cast.clinician), cast.cohort, dt.date(2026, 3, 11)).json()
+    assert len(drawn["selected"]) == 3
+    # 23:30 on the 10th in New York (03:30 UTC on the 11th): not yet the draw's day there.
+    with time_machine.travel(dt.datetime(2026, 3, 11, 3, 30, tzinfo=dt.UTC), tick=False):
+        fac = client_for(cast.facilitator)
+        response = fac.get(f"{SCHEDULE}?cohort={cast.cohort.pk}")
+        assert response.status_code == 200, response.json()
+        [row] = response.json()["results"]
+        assert row == {
+            "id": drawn["id"],
+            "cohort": cast.cohort.pk,
+            "date": "2026-03-11",
+            "selected_count": 3,
+            "announced": False,
+            "due": None,
+        }
+        body = response.content.decode()
+        assert not any(names[p] in body for p in drawn["selected"])
+        assert not events(actor=cast.facilitator, object_type="screening_draw", action="read")
+        # The selection itself stays with the cohort's clinicians.
+        assert fac.get("/api/screening/draws/").status_code == 403
+        assert fac.get(f"/api/screening/draws/{drawn['id']}/").status_code == 404
+        clin = client_for(cast.clinician)
+        assert (
+            clin.get(f"/api/screening/draws/{drawn['id']}/").json()["selected"]
+            == (drawn["selected"])
+        )
+
+
+def test_facilitator_sees_who_is_due_on_the_draws_day(
+    cast: Any, client_for: Any, cohort_of_ten: list[Any]
+) -> None:
+    with time_machine.travel(NOON, tick=False):
+        drawn = _draw(client_for(cast.clinician), cast.cohort, dt.date(2026, 3, 11)).json()
+    # 00:30 on the 11th in New York.
+    with time_machine.travel(dt.datetime(2026, 3, 11, 4, 30, tzinfo=dt.UTC), tick=False):
+        fac = client_for(cast.facilitator)
+        [row] = fac.get(f"{SCHEDULE}?cohort={cast.cohort.pk}").json()["results"]
+    assert row["announced"] is True
+    assert sorted(d["patient"] for d in row["due"]) == sorted(drawn["selected"])
+    assert all(d["name"] for d in row["due"])
+    reads = events(actor=cast.facilitator, object_type="screening_draw", action="read")
+    assert sorted(e.patient_id for e in reads) == sorted(drawn["selected"])
+
+
+@pytest.mark.parametrize("role", ["other_clinician", "outsider"])
+def test_staff_of_another_cohort_do_not_see_its_draw_schedule(
+    role: str, clin: Any, cast: Any, client_for: Any
+) -> None:
+    _draw(clin, cast.cohort, timezone.localdate(), "1")
+
+    response = client_for(getattr(cast, role)).get(f"{SCHEDULE}?cohort={cast.cohort.pk}")
+
+    assert response.status_code == 404
+    denial = events(action="denied")[-1]
+    assert denial.actor_id == getattr(cast, role).pk
+
+
+@pytest.mark.parametrize("role", ["patient", "admin", "auditor"])
+def test_roles_outside_the_care_team_do_not_see_draw_schedules(
+    role: str, clin: Any, cast: Any, client_for: Any
+) -> None:
+    _draw(clin, cast.cohort, timezone.localdate(), "1")
+
+    response = client_for(getattr(cast, role)).get(f"{SCHEDULE}?cohort={cast.cohort.pk}")
+
+    assert response.status_code in (403, 404)
+    assert str(cast.patient.display_name) not in response.content.decode()
+
+
+def test_draw_schedule_needs_a_cohort(cast: Any, client_for: Any) -> None:
+    response = client_for(cast.facilitator).get(SCHEDULE)
+    assert response.status_code == 400
+    assert "cohort" in response.json()["fields"]
