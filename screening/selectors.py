@@ -10,8 +10,10 @@ Access follows the care relationship (``groups.selectors``, the one definition o
   its day), their consents and the disclosures made about them, at any time (right of
   access);
 - facilitators of the cohort see compliance counts only (``screening_compliance_counts``),
-  never results, orders, draws, consents or disclosures; a clinician demoted to facilitator
-  has exactly that from the moment the role changes;
+  and of a random draw that it exists and, from its day on, who is due
+  (``draw_schedule_for_user``); never results, a selection before its day, consents or
+  disclosures. A clinician demoted to facilitator has exactly that from the moment the
+  role changes;
 - admins and auditors: nothing.
 
 What needs which relationship (``attempted``):
@@ -28,10 +30,15 @@ What needs which relationship (``attempted``):
   ``disclose``): an active enrollment only. After discharge nothing is ordered, collected,
   drawn, consented to or disclosed by the former care team.
 
+Disclosing under a consent needs more than the patient's care: the caller must be a
+clinician of the discloser the consent names (``discloser_cohort_ids``,
+``is_discloser_staff``), and the package holds only what ``DisclosureWindow`` lets through
+(``disclosable_tests``, ``disclosable_enrollments``).
+
 Doors: ``drug_test_for_user``, ``consent_for_user``, ``disclosure_for_user``,
 ``draw_for_user``, ``patient_for_user`` (writes and reads that name a patient),
-``draw_cohort_for_user`` and ``compliance_cohort_for_user``; lists go through
-``drug_tests_for_user``, ``consents_for_user``, ``disclosures_for_user`` and
+``draw_cohort_for_user``, ``draw_schedule_for_user`` and ``compliance_cohort_for_user``;
+lists go through ``drug_tests_for_user``, ``consents_for_user``, ``disclosures_for_user`` and
 ``draws_for_user``. Each returns what the caller may see or raises ``NotVisible`` — for
 missing and forbidden records alike — which the exception handler answers with the
 standard 404 and an audited denial. Nothing else queries these models for a caller.
