@@ -16,6 +16,7 @@ from urllib.parse import quote
 import pytest
 
 from vioip.audit.models import AuditEvent
+from vioip.core.parsers import MAX_JSON_DEPTH
 
 EXTREME_VALUES = [
     "9999-W52",
@@ -158,6 +159,10 @@ def test_extreme_body_values_are_never_a_server_error(
 HOSTILE_BODIES = {
     "nested 5,000 deep": ("[" * 5000 + "]" * 5000, "parse_error"),
     "objects nested 3,000 deep": ('{"a":' * 3000 + "1" + "}" * 3000, "parse_error"),
+    "nested just past the limit": (
+        "[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1),
+        "parse_error",
+    ),
     "a lone surrogate": (
         '{"text": "\\ud800", "reason": "\\udfff", "kind": "progress"}',
         "parse_error",
@@ -233,3 +238,12 @@ def test_an_id_too_large_for_the_database_is_a_400(cast: Any, client_for: Any, c
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
     assert not _no_errors_logged(caplog)
+
+
+def test_a_body_as_deep_as_the_limit_is_parsed(cast: Any, client_for: Any):
+    """The limit refuses nesting, not bodies: one level less reaches the view."""
+    inner = "[" * (MAX_JSON_DEPTH - 1) + "]" * (MAX_JSON_DEPTH - 1)
+    body = '{"kind": "progress", "patient": ' + str(cast.patient.pk) + ', "x": ' + inner + "}"
+    response = client_for(cast.clinician).post("/api/notes/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"  # the serializer's answer, not the parser's

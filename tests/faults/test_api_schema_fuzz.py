@@ -12,21 +12,26 @@ does not depend on the input. That keeps the module near two minutes.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
+from django.conf import settings as django_settings
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, connection
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation.meta import TestPhase
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from vioip.accounts.tokens import token_issue
+from vioip.core.parsers import MAX_JSON_DEPTH
 
 # Explicit, so a schemathesis.toml found in a parent directory cannot change what CI runs.
 CONFIG = SchemathesisConfig.from_dict(
@@ -120,3 +125,69 @@ def test_api_never_fails_and_matches_its_schema_for_any_role(
         return
     for role, headers in callers.items():
         _send(case, role, headers, refused)
+
+
+# --- Hostile bodies --------------------------------------------------------------------------
+# Bodies schemathesis does not make: JSON nested past the parser's recursion, lone surrogates
+# (valid JSON escapes, not text), bodies over the upload limit and bytes that are not UTF-8.
+# Every operation that reads a body answers them with a 4xx and the standard error body.
+
+_WRITES = [
+    (path, method)
+    for path, ops in schema.raw_schema["paths"].items()
+    for method, op in ops.items()
+    if method in {"post", "put", "patch"} and "requestBody" in op and "logout" not in path
+]
+
+
+def _nested(depth: int, shape: str) -> str:
+    if shape == "list":
+        return "[" * depth + "]" * depth
+    if shape == "object":
+        return '{"a":' * depth + "1" + "}" * depth
+    return '{"a": [' * (depth // 2) + "1" + "]}" * (depth // 2)
+
+
+_surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
+_hostile_bodies = st.one_of(
+    st.builds(
+        _nested, st.integers(2 * MAX_JSON_DEPTH, 6000), st.sampled_from(["list", "object", "mixed"])
+    ),
+    # json.dumps escapes a lone surrogate as \\udxxx: exactly what an attacker sends.
+    st.builds(
+        lambda key, value, s: json.dumps({key: value + s, "text": s, "reason": s}),
+        st.sampled_from(["kind", "patient", "text", "reason", "name"]),
+        st.text(max_size=20),
+        _surrogates,
+    ),
+    st.builds(lambda s: json.dumps({s: 1}), _surrogates),
+    st.integers(1, 2 * 1024 * 1024).map(
+        lambda n: '{"text": "' + "x" * (django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE + n) + '"}'
+    ),
+    st.binary(min_size=1, max_size=64).map(lambda b: b'{"text": "' + b"\xff" + b + b'"}'),
+)
+
+
+@settings(
+    max_examples=60,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    target=st.sampled_from(_WRITES),
+    role=st.sampled_from(["admin", "clinician", "facilitator", "patient"]),
+    body=_hostile_bodies,
+)
+def test_hostile_bodies_get_a_4xx_with_the_standard_body(
+    client_for: Any, cast: Any, target: tuple[str, str], role: str, body: str | bytes
+) -> None:
+    path, method = target
+    url = re.sub(r"\{\w+\}", str(cast.cohort.pk), path)
+    client = client_for(getattr(cast, role))
+    response = getattr(client, method)(url, body, content_type="application/json")
+    assert 400 <= response.status_code < 500, (method, url, response.status_code)
+    error = response.json()
+    assert isinstance(error.get("code"), str) and isinstance(error.get("detail"), str)
+    if response.status_code == 400:
+        assert error["code"] == "parse_error", (method, url, error)
