@@ -33,6 +33,7 @@ from vioip.core.middleware import (
     current_client_address,
     current_request_id,
 )
+from vioip.core.parsers import json_problem
 from vioip.core.revocation import access_group
 
 logger = logging.getLogger("vioip.rooms")
@@ -633,15 +634,12 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
 
 def _has_lone_surrogate(text_data: str, content: dict[str, Any]) -> bool:
-    """Whether the frame escapes a surrogate that is not half of a pair (only a frame with
-    a ``\\u`` escape is encoded again to find out)."""
+    """Whether the frame escapes a surrogate that is not half of a pair. Only a frame with
+    a ``\\u`` escape is walked (the HTTP parser's check, ``json_problem``); a frame's size
+    bounds its depth, so no depth limit is added here."""
     if "\\u" not in text_data and "\\U" not in text_data:
         return False
-    try:
-        json.dumps(content, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+    return json_problem(content, max_depth=MAX_FRAME_BYTES) is not None
 
 
 def content_ref(text_data: str | None) -> str | None:
