@@ -1,7 +1,7 @@
 """Confidential clinical notes.
 
 Every column that can hold what a clinician wrote is an ``EncryptedTextField``; only codes
-(kind, status, format, risk level) and identifiers are stored in clear, so notes can be
+(kind, status, format) and identifiers are stored in clear, so notes can be
 listed and filtered without decrypting anything.
 """
 
@@ -148,16 +148,15 @@ class GroupNoteEntry(models.Model):
     participation = EncryptedTextField(blank=True, default="")
     progress = EncryptedTextField(blank=True, default="")
     mood = EncryptedTextField(blank=True, default="")
-    risk = models.CharField(max_length=8, choices=RiskLevel.choices, default=RiskLevel.NONE)
+    # A risk level is clinical content: encrypted like the text beside it. The serializers
+    # and the service validate it against RiskLevel (a check constraint can't see inside).
+    risk = EncryptedTextField(choices=RiskLevel.choices, default=RiskLevel.NONE)
     follow_up = EncryptedTextField(blank=True, default="")
 
     class Meta:
         ordering = ["note_id", "patient_id"]
         constraints = [
             models.UniqueConstraint(fields=["note", "patient"], name="notes_one_entry_per_patient"),
-            models.CheckConstraint(
-                condition=Q(risk__in=RiskLevel.values), name="notes_entry_risk_valid"
-            ),
         ]
 
     def __str__(self) -> str:

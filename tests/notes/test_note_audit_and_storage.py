@@ -128,7 +128,7 @@ def test_no_note_text_is_stored_in_clear(cast: Any, client_for: Any, group_sessi
 
     tables = {
         "notes_note": ["topic", "interventions", "themes", "sections", "text"],
-        "notes_groupnoteentry": ["participation", "progress", "mood", "follow_up"],
+        "notes_groupnoteentry": ["participation", "progress", "mood", "risk", "follow_up"],
         "notes_addendum": ["text"],
         "notes_emergencyaccessgrant": ["reason"],
     }
