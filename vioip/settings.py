@@ -37,6 +37,8 @@ ALLOWED_HOSTS = env_list(
 
 INSTALLED_APPS = [
     "daphne",
+    # Before django.contrib.auth: its audited createsuperuser replaces Django's.
+    "vioip.accounts",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.staticfiles",
@@ -45,7 +47,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "channels",
     "vioip.core",
-    "vioip.accounts",
     "vioip.audit",
     "groups",
     "groups.notes",
