@@ -1,13 +1,22 @@
+# The vioip worker image: daphne (web, rooms), the sweep and the one-shot jobs of
+# docker-compose.yml. Dependencies come from requirements.lock, pinned and hash-checked,
+# never "whatever is newest today" (refresh it: docs/deployment.md, "Dependencies").
 FROM python:3.11-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PYTHONPATH=/app
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY requirements.lock ./
+# Wheels only: a source build would fetch its build tools unpinned.
+RUN pip install --no-cache-dir --no-deps --require-hashes --only-binary=:all: \
+        -r requirements.lock \
+    && useradd --system --uid 10001 vioip
+# The application runs from its source folder (PYTHONPATH), not as an installed package.
+COPY manage.py pyproject.toml ./
 COPY vioip ./vioip
 COPY groups ./groups
 COPY sessions_app ./sessions_app
 COPY screening ./screening
-COPY manage.py ./
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 vioip
+COPY deploy/self_signed_cert.py ./deploy/
 USER vioip
 EXPOSE 8000
+# Never --proxy-headers: the proxy is named in VIOIP_TRUSTED_PROXIES instead.
 CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "vioip.asgi:application"]

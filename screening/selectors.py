@@ -84,6 +84,7 @@ from screening.outcomes import ResultLine, overall_outcome, validity_flags
 from vioip.accounts.models import Role, User
 from vioip.audit import services as audit
 from vioip.audit.models import Action
+from vioip.core import contributions
 from vioip.core.errors import NotVisible
 
 CLINICIAN_ROLES = [StaffRole.CLINICIAN]
@@ -512,6 +513,19 @@ def screening_compliance_counts(
     )
     last = qs.filter(status__in=COLLECTED_STATUSES).aggregate(last=Max("collected_at"))["last"]
     return {"due": due, "taken": taken, "missed": missed, "last_collected_at": last}
+
+
+def screening_compliance(
+    *, patient_id: int, cohort_id: int, start: dt.date | None, end: dt.date | None
+) -> contributions.ScreeningCompliance:
+    """This app's contribution ``screening_compliance`` (registered in ``ScreeningConfig``):
+    the counts of ``screening_compliance_counts``, nothing else."""
+    counts = screening_compliance_counts(
+        patient_id=patient_id, cohort_id=cohort_id, start=start, end=end
+    )
+    return contributions.ScreeningCompliance(
+        due=counts["due"], taken=counts["taken"], missed=counts["missed"]
+    )
 
 
 def compliance_cohort_for_user(*, user: User, cohort_id: Any) -> Cohort:

@@ -59,6 +59,7 @@ from screening.selectors import (
 from vioip.accounts.models import User
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
+from vioip.core import contributions
 from vioip.core.errors import Conflict
 
 # The draw's generator: the OS's cryptographically secure source, so nobody (staff included)
@@ -670,39 +671,42 @@ def _enrollment_row(e: Enrollment) -> dict[str, Any]:
 
 def _attendance_by_enrollment(
     enrollments: list[Enrollment], *, patient_id: Any, window: DisclosureWindow
-) -> list[tuple[Enrollment, list[dict[str, Any]]]]:
+) -> list[tuple[Enrollment, list[dict[str, Any]] | None]]:
     """Per enrollment of the discloser's, the patient's expected sessions inside the window
-    (from the attendance ledgers): date, kind, status, minutes. No titles, no other
-    patients."""
-    from sessions_app.attendance.selectors import AttendanceStatus, ledgers
-
-    out: list[tuple[Enrollment, list[dict[str, Any]]]] = []
-    if window.first_day > window.last_day:
-        return [(e, []) for e in enrollments]
-    for enrollment in enrollments:
-        found = ledgers(
-            cohort=enrollment.cohort,
-            first_day=window.first_day,
-            last_day=window.last_day,
-            patient_ids=[patient_id],
+    (contributed by the attendance app through ``vioip.core.contributions``): date, kind,
+    status, minutes. No titles, no other patients. None per enrollment when no installed
+    app contributes attendance: unknown, which is not the same as none attended."""
+    provider = contributions.patient_attendance.provider()
+    if provider is None:
+        return [(e, None) for e in enrollments]
+    return [
+        (
+            enrollment,
+            [
+                {
+                    "date": entry.date.isoformat(),
+                    "kind": entry.kind,
+                    "status": entry.status,
+                    "minutes": entry.minutes,
+                }
+                for entry in provider(
+                    cohort_id=enrollment.cohort_id,
+                    patient_id=patient_id,
+                    first_day=window.first_day,
+                    last_day=window.last_day,
+                )
+            ],
         )
-        entries = [
-            {
-                "date": e.date.isoformat(),
-                "kind": e.kind,
-                "status": e.status,
-                "minutes": e.minutes,
-            }
-            for e in (found[0].entries if found else [])
-            if e.status != AttendanceStatus.UPCOMING
-        ]
-        out.append((enrollment, entries))
-    return out
+        for enrollment in enrollments
+    ]
 
 
-def _treatment_summary(enrollment: Enrollment, entries: list[dict[str, Any]]) -> dict[str, Any]:
-    statuses = [e["status"] for e in entries]
-    minutes = sum(e["minutes"] for e in entries)
+def _treatment_summary(
+    enrollment: Enrollment, entries: list[dict[str, Any]] | None
+) -> dict[str, Any]:
+    statuses = [e["status"] for e in entries or []]
+    minutes = sum(e["minutes"] for e in entries or [])
+    known = entries is not None
     return {
         "program": enrollment.cohort.name,
         "track": enrollment.cohort.track,
@@ -711,10 +715,10 @@ def _treatment_summary(enrollment: Enrollment, entries: list[dict[str, Any]]) ->
         "discharged_on": enrollment.discharged_on.isoformat() if enrollment.discharged_on else None,
         "discharge_reason": enrollment.discharge_reason or None,
         "aftercare_level": enrollment.aftercare_level or None,
-        "sessions_attended": statuses.count("attended"),
-        "sessions_missed": statuses.count("absent"),
-        "sessions_excused": statuses.count("excused"),
-        "hours_attended": round(minutes / 60, 2),
+        "sessions_attended": statuses.count("attended") if known else None,
+        "sessions_missed": statuses.count("absent") if known else None,
+        "sessions_excused": statuses.count("excused") if known else None,
+        "hours_attended": round(minutes / 60, 2) if known else None,
     }
 
 

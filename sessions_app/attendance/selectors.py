@@ -48,6 +48,7 @@ from sessions_app.selectors import current_role, session_for_user
 from vioip.accounts.models import Role, User
 from vioip.audit import services as audit
 from vioip.audit.models import Action
+from vioip.core import contributions
 from vioip.core.errors import NotVisible
 
 ADULT_WEEKLY_MINUTES = 9 * 60
@@ -825,16 +826,35 @@ def discharge_summary(
 
 
 def screening_compliance(*, enrollment: Enrollment, last_day: dt.date) -> dict[str, Any] | None:
-    """Counts only, from the screening app; None while that app does not offer them."""
-    try:
-        from screening.selectors import screening_compliance_counts
-    except ImportError:
+    """Counts only, contributed by the screening app (``vioip.core.contributions``); None
+    while no installed app offers them. This app never names the screening app."""
+    provider = contributions.screening_compliance.provider()
+    if provider is None:
         return None
-    counts = screening_compliance_counts(
+    counts = provider(
         patient_id=enrollment.patient_id,
         cohort_id=enrollment.cohort_id,
         start=enrollment.start_date,
         end=last_day,
     )
-    # Only counts leave this report, whatever the screening app adds later.
-    return {k: counts.get(k) for k in ("due", "taken", "missed")}
+    # Only counts leave this report, whatever the contribution carries later.
+    return {"due": counts.due, "taken": counts.taken, "missed": counts.missed}
+
+
+def patient_attendance(
+    *, cohort_id: int, patient_id: int, first_day: dt.date, last_day: dt.date
+) -> list[contributions.AttendanceEntry]:
+    """This app's contribution ``patient_attendance``: one patient's sessions in one
+    cohort that have started, from the ledger (date, kind, status, minutes; no titles, no
+    other patients). The caller has checked access to the patient."""
+    if first_day > last_day:
+        return []
+    cohort = Cohort.objects.filter(pk=cohort_id).first()
+    if cohort is None:
+        return []
+    found = ledgers(cohort=cohort, first_day=first_day, last_day=last_day, patient_ids=[patient_id])
+    return [
+        contributions.AttendanceEntry(date=e.date, kind=e.kind, status=e.status, minutes=e.minutes)
+        for e in (found[0].entries if found else [])
+        if e.status != AttendanceStatus.UPCOMING
+    ]
