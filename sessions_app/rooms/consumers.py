@@ -1,6 +1,7 @@
 """The live room: one WebSocket per participant at ``/ws/sessions/<id>/?ticket=...``.
 
-Frames and close codes are documented in docs/realtime.md. The consumer is thin: it
+Frames, their fields and the close codes are listed in ``protocol`` (and, from it, in
+docs/asyncapi.yaml; docs/realtime.md explains them). The consumer is thin: it
 parses a frame, checks its fields, calls one service or selector, and forwards the frames
 services broadcast after commit.
 """
@@ -23,8 +24,17 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from sessions_app.rooms import fanout, heartbeat, notify, selectors, services, watchdog
+from sessions_app.rooms import fanout, heartbeat, notify, protocol, selectors, services, watchdog
 from sessions_app.rooms.models import ParticipantState
+from sessions_app.rooms.protocol import (
+    BAD_FRAME_WINDOW_SECONDS,
+    BAD_FRAMES_ALLOWED,
+    CLOSE_POLICY,
+    CLOSE_TOO_SLOW,
+    CLOSE_TRY_LATER,
+    MAX_FRAME_BYTES,
+)
+from vioip.accounts import mfa_gate
 from vioip.audit import noise
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
@@ -38,52 +48,12 @@ from vioip.core.revocation import access_group
 
 logger = logging.getLogger("vioip.rooms")
 
-MAX_FRAME_BYTES = 16 * 1024
-BAD_FRAMES_ALLOWED = 20
-BAD_FRAME_WINDOW_SECONDS = 60
-# Like 1008 "Policy Violation": daphne (autobahn) sends only 1000 and 3000-4999, and a
-# 1008 there turns into an unexplained 1011.
-CLOSE_POLICY = 4008
-# Presence or the channel layer is unreachable right now: reconnect after a pause.
-CLOSE_TRY_LATER = 4013  # like 1013 "Try Again Later"
-# The client stopped reading: more than ROOM_SEND_BUFFER_KIB of frames wait to be written
-# to it. Its place is kept for the grace window; it catches up with chat.history.
-CLOSE_TOO_SLOW = 4408
-
-PATIENT_FRAMES = {
-    "chat.send": "chat_send",
-    "chat.history": "chat_history",
-    "hand.raise": "hand_raise",
-    "hand.lower": "hand_lower",
-    "ping": "ping",
-}
-STAFF_FRAMES = {
-    "waiting.admit": "waiting_admit",
-    "participant.mute": "participant_mute",
-    "participant.unmute": "participant_unmute",
-    "participant.remove": "participant_remove",
-    "participant.step_out": "participant_step_out",
-    "room.lock": "room_lock",
-    "room.unlock": "room_unlock",
-    "chat.delete": "chat_delete",
-    "session.end": "session_end",
-}
+# Client frame type -> the name of its handler (``frame_<name>``).
+CLIENT_FRAMES = {frame_type: frame_type.replace(".", "_") for frame_type in protocol.CLIENT_FRAMES}
+STAFF_FRAMES = protocol.STAFF_FRAME_TYPES
 # What a patient still in the waiting room may send.
-WAITING_FRAMES = {"ping"}
-CLIENT_FRAMES = {**PATIENT_FRAMES, **STAFF_FRAMES}
-SERVER_FRAMES = {
-    "room.state",
-    "presence.joined",
-    "presence.left",
-    "presence.updated",
-    "chat.message",
-    "chat.deleted",
-    "chat.history",
-    "room.updated",
-    "session.ended",
-    "pong",
-    "error",
-}
+WAITING_FRAMES = protocol.WAITING_FRAME_TYPES
+SERVER_FRAMES = set(protocol.SERVER_FRAMES)
 
 # Sweeps scheduled after a grace window, kept so they are not garbage collected.
 _pending_sweeps: set[asyncio.Task[Any]] = set()
@@ -94,14 +64,6 @@ class BadFrame(Exception):
         super().__init__(detail)
         self.code = code
         self.detail = detail
-
-
-def _int_field(content: dict[str, Any], name: str, *, minimum: int = 0) -> int:
-    value = content.get(name)
-    # bool is an int in Python; a JSON true is not a number here.
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise BadFrame("invalid", f"'{name}' must be a whole number ≥ {minimum}.")
-    return value
 
 
 def _sweep_later(session_id: int, delay: float) -> None:
@@ -170,9 +132,11 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         # Custom close codes need an accepted socket; nothing is sent before the checks.
         await self.accept()
         bearer = await notify.room_db(services.ticket_redeem)(raw=raw, session_id=self.session_id)
-        if bearer is None:
+        if bearer is None or await notify.room_db(mfa_gate.token_enrollment_only)(
+            token_id=bearer.token_id
+        ):
             await notify.room_db(self._audit_bad_ticket)()
-            await self.close(code=services.CLOSE_TICKET)
+            await self.close(code=protocol.CLOSE_TICKET)
             return
         user = bearer.user
         try:
@@ -221,7 +185,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     async def close_for_layer_reset(self) -> None:
         """The layer lost this process's subscriptions: have the client reconnect. Not a
         leave: the grace window keeps the participant's place while they come back."""
-        await self.close(code=watchdog.CLOSE_LAYER_RESET)
+        await self.close(code=protocol.CLOSE_LAYER_RESET)
 
     def _audit_bad_ticket(self) -> None:
         # Nobody is identified yet: counted per address, at most one event a minute.
@@ -230,7 +194,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             client_address=self.client_address,
             object_type="session",
             object_id=self.session_id,
-            detail={"reason": "ticket", "close_code": services.CLOSE_TICKET},
+            detail={"reason": "ticket", "close_code": protocol.CLOSE_TICKET},
         )
 
     @contextlib.contextmanager
@@ -361,7 +325,11 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             handler: Callable[[dict[str, Any]], Awaitable[None]] = getattr(
                 self, "frame_" + CLIENT_FRAMES[frame_type]
             )
-            await handler(content)
+            try:
+                fields = protocol.checked_fields(frame_type, content)
+            except protocol.FieldInvalid as invalid:
+                raise BadFrame("invalid", invalid.detail) from None
+            await handler(fields)
         except selectors.AccessEnded as ended:
             await self.send_error(
                 "access_ended", "Your access to this room has ended.", content_ref(text_data)
@@ -425,32 +393,22 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             frame["ref"] = ref
         await self.send_json(frame)
 
-    # --- Handlers: one per client frame type --------------------------------------------------
+    # --- Handlers: one per client frame type, given its fields checked by ``protocol`` ------
 
     async def frame_ping(self, content: dict[str, Any]) -> None:
         frame: dict[str, Any] = {"type": "pong"}
-        ref = content.get("ref")
-        if isinstance(ref, str) and len(ref) <= 64:
-            frame["ref"] = ref
+        if "ref" in content:
+            frame["ref"] = content["ref"]
         await self.send_json(frame)
 
     async def frame_chat_send(self, content: dict[str, Any]) -> None:
-        raw_id, text = content.get("client_id"), content.get("text")
-        if not isinstance(raw_id, str) or not isinstance(text, str):
-            raise BadFrame("invalid", "'client_id' (a UUID) and 'text' are strings.")
-        try:
-            client_id = uuid.UUID(raw_id)
-        except ValueError:
-            raise BadFrame("invalid", "'client_id' must be a UUID.") from None
-        if len(text) > services.MAX_TEXT * 4:
-            raise BadFrame("invalid", "'text' is too long.")
         try:
             sent = await notify.room_db(services.chat_send)(
                 session_id=self.session_id,
                 user=self.user,
                 token_id=self.token_id,
-                client_id=client_id,
-                text=text,
+                client_id=content["client_id"],
+                text=content["text"],
             )
         except notify.BroadcastFailed as failed:
             # Stored, so acknowledged: the sender gets it now; the room recovers it from
@@ -462,7 +420,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "chat.message", **sent.message})
 
     async def frame_chat_history(self, content: dict[str, Any]) -> None:
-        after_seq = _int_field(content, "after_seq")
+        after_seq = content["after_seq"]
         messages, has_more = await notify.room_db(selectors.chat_after)(
             session_id=self.session_id,
             after_seq=after_seq,
@@ -492,7 +450,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             session_id=self.session_id,
             actor=self.user,
             token_id=self.token_id,
-            user_id=_int_field(content, "user_id"),
+            user_id=content["user_id"],
         )
 
     async def frame_participant_mute(self, content: dict[str, Any]) -> None:
@@ -500,7 +458,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             session_id=self.session_id,
             actor=self.user,
             token_id=self.token_id,
-            user_id=_int_field(content, "user_id"),
+            user_id=content["user_id"],
             muted=True,
         )
 
@@ -509,7 +467,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             session_id=self.session_id,
             actor=self.user,
             token_id=self.token_id,
-            user_id=_int_field(content, "user_id"),
+            user_id=content["user_id"],
             muted=False,
         )
 
@@ -518,7 +476,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             session_id=self.session_id,
             actor=self.user,
             token_id=self.token_id,
-            user_id=_int_field(content, "user_id"),
+            user_id=content["user_id"],
         )
 
     async def frame_participant_step_out(self, content: dict[str, Any]) -> None:
@@ -526,7 +484,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             session_id=self.session_id,
             actor=self.user,
             token_id=self.token_id,
-            user_id=_int_field(content, "user_id"),
+            user_id=content["user_id"],
         )
 
     async def frame_room_lock(self, content: dict[str, Any]) -> None:
@@ -544,7 +502,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             session_id=self.session_id,
             actor=self.user,
             token_id=self.token_id,
-            seq=_int_field(content, "seq", minimum=1),
+            seq=content["seq"],
         )
 
     async def frame_session_end(self, content: dict[str, Any]) -> None:
@@ -651,7 +609,7 @@ def content_ref(text_data: str | None) -> str | None:
     except (ValueError, RecursionError):
         return None
     ref = content.get("ref") if isinstance(content, dict) else None
-    if not isinstance(ref, str) or len(ref) > 64:
+    if not isinstance(ref, str) or len(ref) > protocol.REF_MAX_CHARS:
         return None
     try:
         ref.encode("utf-8")  # a lone surrogate is not text to echo

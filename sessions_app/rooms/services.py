@@ -29,8 +29,11 @@ from sessions_app.rooms.models import (
     Room,
     RoomTicket,
 )
-from sessions_app.rooms.selectors import CLOSE_FORBIDDEN as CLOSE_FORBIDDEN
-from sessions_app.rooms.selectors import CLOSE_TICKET as CLOSE_TICKET
+from sessions_app.rooms.protocol import CHAT_TEXT_MAX_CHARS as MAX_TEXT
+from sessions_app.rooms.protocol import CLOSE_ENDED as CLOSE_ENDED
+from sessions_app.rooms.protocol import CLOSE_FORBIDDEN as CLOSE_FORBIDDEN
+from sessions_app.rooms.protocol import CLOSE_LOCKED as CLOSE_LOCKED
+from sessions_app.rooms.protocol import CLOSE_TICKET as CLOSE_TICKET
 from sessions_app.rooms.selectors import AccessEnded as AccessEnded
 from sessions_app.rooms.selectors import (
     SocketKey,
@@ -45,14 +48,6 @@ from vioip.accounts.models import AuthToken, Role, User
 from vioip.accounts.tokens import digest
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
-
-MAX_TEXT = 2000
-
-# Close codes (documented in docs/realtime.md); CLOSE_TICKET (4401: the credential ended or
-# the ticket is bad) and CLOSE_FORBIDDEN (4403: not, or no longer, allowed in this room)
-# come from selectors, with the access check.
-CLOSE_ENDED = 4410
-CLOSE_LOCKED = 4423
 
 
 class Refused(Exception):

@@ -22,12 +22,10 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from sessions_app.rooms import fanout
+from sessions_app.rooms.protocol import CLOSE_LAYER_RESET as CLOSE_LAYER_RESET
 
 logger = logging.getLogger("vioip.rooms")
 
-# Like 1012 "Service Restart" (daphne sends only 1000 and 3000-4999): reconnect with a new
-# ticket, then chat.history.
-CLOSE_LAYER_RESET = 4012
 # A probe that has not come back within this long is late, and a late probe means a deaf
 # layer, unless room events kept arriving meanwhile or this process's event loop is itself
 # lagging: under load a probe queues behind the room's own traffic, and taking that for
