@@ -83,11 +83,13 @@ def _require_enrollment_write(request: Request, cohort: Any, object_id: Any = ""
 class CohortListApi(_CohortView):
     @extend_schema(responses=CohortSerializer(many=True), parameters=PAGE_PARAMETERS)
     def get(self, request: Request) -> Response:
+        """The cohorts the caller belongs to (admins: all), with their counts."""
         cohorts = selectors.cohorts_with_counts_visible_to(user=caller(request))
         return self.paginate(cohorts, lambda page: CohortSerializer(page, many=True))
 
     @extend_schema(request=CohortInputSerializer, responses={201: CohortSerializer})
     def post(self, request: Request) -> Response:
+        """Create a cohort (admins)."""
         permissions.require(caller(request).role == Role.ADMIN)
         data = CohortInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -98,6 +100,7 @@ class CohortListApi(_CohortView):
 class CohortDetailApi(_CohortView):
     @extend_schema(responses=CohortSerializer)
     def get(self, request: Request, cohort_id: int) -> Response:
+        """One cohort the caller belongs to, with its counts."""
         cohort = (
             selectors.cohorts_with_counts_visible_to(user=caller(request))
             .filter(pk=cohort_id)
@@ -109,6 +112,7 @@ class CohortDetailApi(_CohortView):
 
     @extend_schema(request=CohortInputSerializer, responses=CohortSerializer)
     def patch(self, request: Request, cohort_id: int) -> Response:
+        """Change a cohort's settings (admins)."""
         cohort = self.cohort(cohort_id)
         permissions.require(permissions.can_manage_cohort(user=caller(request), cohort=cohort))
         data = CohortInputSerializer(cohort, data=request.data, partial=True)
@@ -120,12 +124,14 @@ class CohortDetailApi(_CohortView):
 class CareTeamListApi(_CohortView):
     @extend_schema(responses=CareTeamMemberSerializer(many=True), parameters=PAGE_PARAMETERS)
     def get(self, request: Request, cohort_id: int) -> Response:
+        """The cohort's care team."""
         cohort = self.cohort(cohort_id)
         members = selectors.care_team_of(cohort=cohort)
         return self.paginate(members, lambda page: CareTeamMemberSerializer(page, many=True))
 
     @extend_schema(request=CareTeamAssignSerializer, responses={201: CareTeamMemberSerializer})
     def post(self, request: Request, cohort_id: int) -> Response:
+        """Assign a staff member to the cohort's care team (admins)."""
         cohort = self.cohort(cohort_id)
         permissions.require(permissions.can_manage_cohort(user=caller(request), cohort=cohort))
         data = CareTeamAssignSerializer(data=request.data)
@@ -139,6 +145,7 @@ class CareTeamListApi(_CohortView):
 class CareTeamMemberApi(_CohortView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, cohort_id: int, user_id: int) -> Response:
+        """Take a staff member off the cohort's care team (admins)."""
         cohort = self.cohort(cohort_id)
         permissions.require(permissions.can_manage_cohort(user=caller(request), cohort=cohort))
         services.care_team_unassign(actor=caller(request), cohort=cohort, user_id=user_id)
@@ -160,6 +167,7 @@ class EnrollmentListApi(_CohortView):
         ),
     )
     def get(self, request: Request, cohort_id: int) -> Response:
+        """The cohort's roster: enrollments (staff, admins) or members' names (patients)."""
         user = caller(request)
         cohort = self.cohort(cohort_id)
         roster = selectors.roster_of(user=user, cohort=cohort)
@@ -178,6 +186,7 @@ class EnrollmentListApi(_CohortView):
 
     @extend_schema(request=EnrollmentCreateSerializer, responses={201: EnrollmentSerializer})
     def post(self, request: Request, cohort_id: int) -> Response:
+        """Enroll a patient in the cohort (admins). Audited."""
         cohort = self.cohort(cohort_id)
         _require_enrollment_write(request, cohort)
         data = EnrollmentCreateSerializer(data=request.data)
@@ -194,6 +203,7 @@ class EnrollmentListApi(_CohortView):
 class EnrollmentDischargeApi(_CohortView):
     @extend_schema(request=DischargeSerializer, responses=EnrollmentSerializer)
     def post(self, request: Request, cohort_id: int, enrollment_id: int) -> Response:
+        """Discharge an enrollment with a reason and an aftercare plan (admins). Audited."""
         cohort = self.cohort(cohort_id)
         _require_enrollment_write(request, cohort, enrollment_id)
         enrollment = selectors.enrollment_get(cohort=cohort, enrollment_id=enrollment_id)

@@ -75,10 +75,12 @@ class SessionListApi(_AuditedSessionList):
 
     @extend_schema(parameters=RANGE_PARAMETERS)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Sessions of the caller's cohorts; one read event per patient the page names."""
         return super().get(request, *args, **kwargs)
 
     @extend_schema(request=SessionCreateSerializer, responses={201: SessionSerializer})
     def post(self, request: Request) -> Response:
+        """Schedule a one-off session (staff who schedule the cohort)."""
         permissions.require(caller(request).role != Role.PATIENT)
         data = SessionCreateSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
@@ -107,12 +109,14 @@ class _SessionView(APIView):
 class SessionDetailApi(_SessionView):
     @extend_schema(responses=SessionSerializer)
     def get(self, request: Request, session_id: int) -> Response:
+        """One session of the caller's cohorts."""
         session = selectors.session_for_user(user=caller(request), session_id=session_id)
         selectors.sessions_read_audit(user=caller(request), sessions=[session])
         return Response(SessionSerializer(session).data)
 
     @extend_schema(request=SessionUpdateSerializer, responses=SessionSerializer)
     def patch(self, request: Request, session_id: int) -> Response:
+        """Change a session's title, times or waiting room (staff who schedule the cohort)."""
         session = self.session_for_change(session_id)
         data = SessionUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -125,6 +129,7 @@ class SessionDetailApi(_SessionView):
 class SessionCancelApi(_SessionView):
     @extend_schema(request=SessionCancelSerializer, responses=SessionSerializer)
     def post(self, request: Request, session_id: int) -> Response:
+        """Cancel a session with a reason (staff who schedule the cohort)."""
         session = self.session_for_change(session_id)
         data = SessionCancelSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -144,6 +149,7 @@ class ScheduleGenerateApi(APIView):
         responses={201: GenerateResultSerializer, 200: GenerateResultSerializer},
     )
     def post(self, request: Request, cohort_id: int) -> Response:
+        """Generate the cohort's sessions for a date range from its meeting days."""
         cohort = cohort_get_for_user(user=caller(request), cohort_id=cohort_id)
         permissions.require(permissions.can_schedule(user=caller(request), cohort=cohort))
         data = GenerateSerializer(data=request.data)

@@ -43,7 +43,11 @@ class VisibleCohortField(serializers.PrimaryKeyRelatedField):
 class SessionCreateSerializer(serializers.Serializer):
     cohort = VisibleCohortField()
     kind = serializers.ChoiceField(choices=SessionKind.choices)
-    title = serializers.CharField(max_length=200, required=False, default="")
+    # Left out: the kind's usual title (services.DEFAULT_TITLES). No default of "" here: the
+    # schema would then offer a default that the field itself refuses as blank.
+    title = serializers.CharField(
+        max_length=200, required=False, help_text="Left out: the usual title of the kind."
+    )
     starts_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField()
     # An id only: whether it names a patient of the cohort is the service's question, so

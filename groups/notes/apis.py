@@ -371,6 +371,7 @@ class NoteListCreateApi(_NoteApi):
         responses={200: NoteOutputSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
+        """Notes the caller may read, newest first. Each read is audited."""
         query = NoteListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         q = query.validated_data
@@ -396,6 +397,7 @@ class NoteListCreateApi(_NoteApi):
 
     @extend_schema(request=NoteCreateInput, responses={201: NoteOutputSerializer})
     def post(self, request: Request) -> Response:
+        """Write a draft note: group, progress or psychotherapy (`kind`)."""
         kind = request.data.get("kind") if isinstance(request.data, dict) else None
         # Any JSON value may arrive here, lists and objects included (they are unhashable).
         serializer_class = CREATE_SERIALIZERS.get(kind) if isinstance(kind, str) else None
@@ -435,10 +437,12 @@ class NoteListCreateApi(_NoteApi):
 class NoteDetailApi(_NoteApi):
     @extend_schema(responses={200: NoteOutputSerializer})
     def get(self, request: Request, note_id: int) -> Response:
+        """One note the caller may read. Audited."""
         return _detail_response(request, note_id, after_write=False)
 
     @extend_schema(request=NoteUpdateSerializer, responses={200: NoteOutputSerializer})
     def patch(self, request: Request, note_id: int) -> Response:
+        """Change a draft note (its author only)."""
         data = NoteUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         note = selectors.note_for_write(user=_user(request), note_id=note_id, attempted="update")
@@ -451,6 +455,7 @@ class NoteSignApi(_NoteApi):
 
     @extend_schema(request=None, responses={200: NoteOutputSerializer})
     def post(self, request: Request, note_id: int) -> Response:
+        """Sign a draft note (its author); a signed note is never edited."""
         note = selectors.note_for_write(user=_user(request), note_id=note_id, attempted="sign")
         services.note_sign(note=note, actor=_user(request))
         return _detail_response(request, note_id)
@@ -461,6 +466,7 @@ class NoteCosignApi(_NoteApi):
 
     @extend_schema(request=None, responses={200: NoteOutputSerializer})
     def post(self, request: Request, note_id: int) -> Response:
+        """Co-sign a signed note (a clinician of the patient's care team)."""
         note = selectors.note_for_write(user=_user(request), note_id=note_id, attempted="cosign")
         services.note_cosign(note=note, actor=_user(request))
         return _detail_response(request, note_id)
@@ -471,6 +477,7 @@ class NoteAddendumApi(_NoteApi):
 
     @extend_schema(request=AddendumInputSerializer, responses={201: NoteOutputSerializer})
     def post(self, request: Request, note_id: int) -> Response:
+        """Add an addendum to a signed note; both versions remain."""
         data = AddendumInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         note = selectors.note_for_write(user=_user(request), note_id=note_id, attempted="amend")
@@ -524,6 +531,7 @@ class EmergencyAccessApi(_NoteApi):
         request=EmergencyAccessInputSerializer, responses={201: EmergencyAccessOutputSerializer}
     )
     def post(self, request: Request) -> Response:
+        """Break the glass: time-limited access to a patient's notes with a reason. Audited."""
         data = EmergencyAccessInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         grant: EmergencyAccessGrant = services.emergency_access_grant(

@@ -70,6 +70,7 @@ class AuditVerifyApi(APIView):
         )
     )
     def get(self, request: Request) -> Response:
+        """Check the audit trail's chain and signed head (auditors)."""
         report = services.chain_verify()
         return Response(
             {
