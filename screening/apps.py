@@ -7,7 +7,7 @@ class ScreeningConfig(AppConfig):
     verbose_name = "Drug screening and Part 2 consents"
 
     def ready(self) -> None:
-        from screening.selectors import screening_compliance
+        from screening.draws.selectors import screening_compliance
         from vioip.core import contributions
 
         # The discharge summary (attendance) shows compliance counts without naming this

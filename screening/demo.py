@@ -10,7 +10,15 @@ from typing import Any
 from django.utils import timezone
 
 from groups.models import CareTeamMember, Enrollment, EnrollmentStatus
-from screening import services
+from screening.consents.services import consent_create
+from screening.disclosures.services import disclosure_create
+from screening.draws.services import draw_create
+from screening.drug_tests.services import (
+    medication_record,
+    test_create,
+    test_record_results,
+    test_review,
+)
 from screening.models import Consent, Disclosure, Draw, DrugTest
 
 DEMO_PREFIX = "DEMO-"
@@ -69,13 +77,13 @@ def seed(context: dict[str, Any]) -> None:
             zip(patients, DEMO_TESTS, strict=False)
         ):
             if any(r["analyte"] == "BUP" for r in results):
-                services.medication_record(
+                medication_record(
                     actor=clinician,
                     patient_id=patient.pk,
                     name="buprenorphine",
                     start_date=today - dt.timedelta(days=60),
                 )
-            test = services.test_create(
+            test = test_create(
                 actor=clinician,
                 patient_id=patient.pk,
                 collected_at=timezone.now() - dt.timedelta(days=3, hours=index),
@@ -84,11 +92,11 @@ def seed(context: dict[str, Any]) -> None:
                 reason="scheduled",
                 chain_of_custody_id=f"{DEMO_PREFIX}{index + 1:04d}",
             )
-            services.test_record_results(
+            test_record_results(
                 actor=clinician, drug_test_id=test.pk, results=results, validity=validity
             )
             if index == 0:
-                services.test_review(
+                test_review(
                     actor=clinician,
                     drug_test_id=test.pk,
                     comment="Negative panel; discussed in session.",
@@ -96,15 +104,13 @@ def seed(context: dict[str, Any]) -> None:
         notes.append(f"Screening: {min(len(patients), len(DEMO_TESTS))} demo drug tests.")
 
     if not Draw.objects.filter(cohort=cohort).exists():
-        draw = services.draw_create(
-            actor=clinician, cohort_id=cohort.pk, date=today, rate=Decimal("0.25")
-        )
+        draw = draw_create(actor=clinician, cohort_id=cohort.pk, date=today, rate=Decimal("0.25"))
         notes.append(f"Screening: random draw {draw.pk} selected {len(draw.selected)} patient(s).")
 
     patient = patients[0]
     consent = Consent.objects.filter(patient=patient, recorded_by=clinician).first()
     if consent is None:
-        consent = services.consent_create(
+        consent = consent_create(
             actor=clinician,
             patient_id=patient.pk,
             information=["screening_results", "enrollment_status"],
@@ -120,7 +126,7 @@ def seed(context: dict[str, Any]) -> None:
             signature_method="electronic",
         )
     if not Disclosure.objects.filter(consent=consent).exists():
-        services.disclosure_create(
+        disclosure_create(
             actor=clinician,
             consent_id=consent.pk,
             period_from=today - dt.timedelta(days=30),

@@ -13,9 +13,9 @@ from typing import Any
 from django.utils import timezone
 
 from screening.analytes import analyte_get
+from screening.drug_tests.selectors import VersionState
 from screening.models import AnalyteResult, Consent, DrugTest, TestStatus
 from screening.part2 import PART2_SECURITY_LABELS
-from screening.selectors import VersionState
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"

@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from screening import selectors, services
+from screening.draws import selectors, services
 from screening.models import Draw, DrugTest
 from tests.factories import EnrollmentFactory, UserFactory
 from tests.screening.conftest import events
