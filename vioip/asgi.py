@@ -23,19 +23,23 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from vioip.core.http_limit import ConcurrencyLimit  # noqa: E402
+from vioip.core.process_role import protocols_for_role  # noqa: E402
 from vioip.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
-    {
-        "http": ConcurrencyLimit(django_asgi_app),
+    # HTTP workers and room workers run apart in production (VIOIP_PROCESS_ROLE).
+    protocols_for_role(
+        settings.PROCESS_ROLE,
+        http=ConcurrencyLimit(django_asgi_app),
         # Rooms authenticate with a one-time ticket in the query string (see the rooms
         # app); long-lived tokens never travel in URLs.
-        "websocket": AllowedHostsOriginValidator(
+        websocket=AllowedHostsOriginValidator(
             URLRouter(websocket_urlpatterns)  # type: ignore[arg-type]
         ),
-    }
+    )
 )
 
 # Everything loaded so far (Django, the apps, the rooms' routing and imports) lives as long as the

@@ -60,8 +60,11 @@ MIDDLEWARE = [
     # First: forwarded headers from a peer that is not a trusted proxy are dropped before
     # anything (the HTTPS redirect, the audit context) reads them.
     "vioip.core.middleware.TrustedProxyMiddleware",
-    "django.middleware.security.SecurityMiddleware",
     "vioip.core.middleware.RequestIdMiddleware",
+    # /healthz and /readyz from a container's own probe (127.0.0.1, plain HTTP): answered
+    # before the HTTPS redirect and the host check, which every other path still meets.
+    "vioip.core.health.HealthProbeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
     # Outside the others, so errors they answer carry the header too.
     "vioip.core.no_store.NoStoreApiMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -315,6 +318,14 @@ LOGGING = {
 # database connection, so processes times (this + ROOM_DB_THREADS) must stay below the
 # server's max_connections (see vioip/core/http_limit.py).
 HTTP_CONCURRENCY = env_int("VIOIP_HTTP_CONCURRENCY", 20, minimum=1)
+
+# What this process serves (vioip/core/process_role.py): "all" (HTTP and room sockets),
+# "http" (no WebSockets) or "rooms" (WebSockets; over HTTP only the health probes).
+PROCESS_ROLE = (env_str("VIOIP_PROCESS_ROLE") or "all").strip().lower()
+if PROCESS_ROLE not in ("all", "http", "rooms"):
+    raise ImproperlyConfigured(
+        f"VIOIP_PROCESS_ROLE must be one of all, http, rooms; got {PROCESS_ROLE!r}."
+    )
 
 # --- Rooms -----------------------------------------------------------------------------------
 ROOM_TICKET_SECONDS = env_int("VIOIP_ROOM_TICKET_SECONDS", 30, minimum=5)
