@@ -196,6 +196,24 @@ LOGIN_FAILURES_PER_USERNAME = env_int("VIOIP_LOGIN_FAILURES_PER_USERNAME", 10, m
 LOGIN_USERNAME_DELAY_SECONDS = env_int("VIOIP_LOGIN_USERNAME_DELAY_SECONDS", 1, minimum=1)
 LOGIN_USERNAME_DELAY_MAX_SECONDS = env_int("VIOIP_LOGIN_USERNAME_DELAY_MAX_SECONDS", 60, minimum=1)
 
+# Second factors (vioip/accounts/mfa.py). Users of these roles must have one: without it a
+# login gives a token that can only enrol one. Empty on the embedded default so the README's
+# examples work with a password alone.
+_ROLES = {"patient", "facilitator", "clinician", "admin", "auditor"}
+MFA_REQUIRED_ROLES = env_list(
+    "VIOIP_MFA_REQUIRED_ROLES", [] if DEBUG else ["admin", "auditor", "clinician", "facilitator"]
+)
+if set(MFA_REQUIRED_ROLES) - _ROLES:
+    raise ImproperlyConfigured(
+        f"VIOIP_MFA_REQUIRED_ROLES names unknown roles: {sorted(set(MFA_REQUIRED_ROLES) - _ROLES)}"
+        f"; the roles are {sorted(_ROLES)}."
+    )
+# Passkeys: the relying-party id (a domain) defaults to the first ALLOWED_HOSTS entry that is
+# neither a wildcard nor an IP address; the accepted origins default to the request's own
+# scheme and host when that host is the RP id or under it.
+WEBAUTHN_RP_ID = env_str("VIOIP_WEBAUTHN_RP_ID") or ""
+WEBAUTHN_ORIGINS = env_list("VIOIP_WEBAUTHN_ORIGINS", [])
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
