@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "vioip.core",
     "vioip.audit",
@@ -65,6 +66,8 @@ MIDDLEWARE = [
     # before the HTTPS redirect and the host check, which every other path still meets.
     "vioip.core.health.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the web client's modules and styles) straight from daphne.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     # Outside the others, so errors they answer carry the header too.
     "vioip.core.no_store.NoStoreApiMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -263,6 +266,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = LOCAL_DIR / "static"
+# Served from the apps' static folders as they are, so the embedded default needs no
+# collectstatic step (whitenoise finds them at start; STATIC_ROOT is used when present).
+WHITENOISE_USE_FINDERS = True
 
 # --- REST ------------------------------------------------------------------------------------
 # The largest request body accepted, in KiB (a longer one is answered 413 with the standard
@@ -295,6 +301,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Swagger UI and Redoc from the package (drf-spectacular-sidecar), never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a "kind", "status", "role" or "reason": give each its own name.
     "ENUM_NAME_OVERRIDES": {

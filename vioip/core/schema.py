@@ -12,8 +12,11 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -151,3 +154,37 @@ class AutoSchema(SpectacularAutoSchema):
             "description": _ERRORS[code],
             "content": {"application/json": {"schema": component.ref}},
         }
+
+
+# --- The pages that show the schema ------------------------------------------------------------
+# Swagger UI and Redoc come from drf-spectacular-sidecar (served by whitenoise, same origin).
+# Swagger UI's start script is a file of its own (SpectacularSwaggerSplitView, vioip/urls.py),
+# so no script runs inline. Styles stay 'unsafe-inline': both pages put a <style> block in
+# the HTML and Redoc injects its styles at run time. Redoc's search index runs in a worker
+# made from a blob: URL, which is the page's own code.
+DOCS_CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "worker-src 'self' blob:",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def with_docs_csp(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The docs pages' Content-Security-Policy: nothing from any other origin."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        response["Content-Security-Policy"] = DOCS_CONTENT_SECURITY_POLICY
+        return response
+
+    return wrapped
