@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from tests.accounts.mfa_helpers import code_at, enrol_totp
 from tests.factories import PASSWORD, UserFactory
 from vioip.audit.models import AuditEvent
 
@@ -152,3 +153,70 @@ def test_unlock_user_of_an_unknown_username_fails_and_writes_nothing():
     with pytest.raises(CommandError):
         call_command("unlock_user", "nobody")
     assert not AuditEvent.objects.exists()
+
+
+# --- Second factors count toward the same limits ----------------------------------------------
+
+
+def _mfa_user(client_for, clock_tm):
+    user = UserFactory(username="maria", role="clinician")
+    secret, _ = enrol_totp(client_for(user), clock_tm)
+    return secret
+
+
+def _wrong(secret):
+    return "000000" if code_at(secret) != "000000" else "111111"
+
+
+def _verify(api, challenge, code, address="192.0.2.10"):
+    return api.post(
+        "/api/auth/mfa/verify/",
+        {"challenge": challenge, "code": code},
+        format="json",
+        REMOTE_ADDR=address,
+    )
+
+
+def test_wrong_second_factors_are_throttled_like_wrong_passwords(api, settings, clock, client_for):
+    settings.LOGIN_FAILURES_PER_USERNAME_AND_ADDRESS = 3
+    secret = _mfa_user(client_for, clock)
+    challenge = login(api, "maria").json()["challenge"]
+    for _ in range(3):
+        assert _verify(api, challenge, _wrong(secret)).status_code == 400
+    refused = _verify(
+        api, login(api, "maria", address="192.0.2.99").json()["challenge"], code_at(secret)
+    )
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "throttled"
+    assert int(refused["Retry-After"]) > 0
+    assert login(api, "maria").status_code == 429
+    # The refused right code was not spent: once the window is over it still works.
+    clock.shift(dt.timedelta(minutes=settings.LOGIN_FAILURE_WINDOW_MINUTES, seconds=1))
+    challenge = login(api, "maria").json()["challenge"]
+    assert _verify(api, challenge, code_at(secret)).status_code == 200
+
+
+def test_the_right_password_does_not_buy_more_second_factor_guesses(
+    api, settings, clock, client_for
+):
+    settings.LOGIN_FAILURES_PER_USERNAME_AND_ADDRESS = 4
+    secret = _mfa_user(client_for, clock)
+    for _ in range(2):
+        challenge = login(api, "maria").json()["challenge"]
+        assert _verify(api, challenge, _wrong(secret)).status_code == 400
+        assert _verify(api, challenge, _wrong(secret)).status_code == 400
+    assert login(api, "maria").status_code == 429
+
+
+def test_a_completed_second_step_clears_the_usernames_counters(api, settings, clock, client_for):
+    settings.LOGIN_FAILURES_PER_USERNAME_AND_ADDRESS = 3
+    secret = _mfa_user(client_for, clock)
+    challenge = login(api, "maria").json()["challenge"]
+    assert _verify(api, challenge, _wrong(secret)).status_code == 400
+    assert _verify(api, challenge, _wrong(secret)).status_code == 400
+    assert _verify(api, challenge, code_at(secret)).status_code == 200
+    clock.shift(dt.timedelta(seconds=30))
+    challenge = login(api, "maria").json()["challenge"]
+    assert _verify(api, challenge, _wrong(secret)).status_code == 400
+    assert _verify(api, challenge, _wrong(secret)).status_code == 400
+    assert _verify(api, challenge, code_at(secret)).status_code == 200

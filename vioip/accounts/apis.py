@@ -2,16 +2,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from vioip.accounts import services
+from vioip.accounts import mfa, services
+from vioip.accounts.mfa_gate import enrollment_only_allowed
 from vioip.accounts.models import AuthToken, User
-from vioip.accounts.tokens import token_expires_at
+from vioip.accounts.tokens import IssuedToken, token_expires_at
 from vioip.core.permissions import IsAdmin
 
 
@@ -63,9 +70,33 @@ LoginOutput = inline_serializer(
         "token": serializers.CharField(),
         "expires_at": serializers.DateTimeField(),
         "absolute_expires_at": serializers.DateTimeField(),
+        # True: the token can only enrol a second factor, read auth/me and log out.
+        "mfa_enrollment_required": serializers.BooleanField(),
         "user": MeSerializer(),
     },
 )
+
+LoginChallengeOutput = inline_serializer(
+    "LoginChallengeOutput",
+    {
+        "mfa_required": serializers.BooleanField(),
+        "challenge": serializers.CharField(),
+        "methods": serializers.ListField(
+            child=serializers.ChoiceField(choices=["totp", "webauthn", "recovery_code"])
+        ),
+    },
+)
+
+
+def token_body(user: User, issued: IssuedToken) -> dict[str, Any]:
+    """The body of a successful login, whether or not a second factor was asked."""
+    return {
+        "token": issued.raw,
+        "expires_at": token_expires_at(issued.token),
+        "absolute_expires_at": issued.token.expires_at,
+        "mfa_enrollment_required": issued.token.mfa_enrollment_only,
+        "user": MeSerializer(user).data,
+    }
 
 
 class LoginApi(APIView):
@@ -75,7 +106,11 @@ class LoginApi(APIView):
     @extend_schema(
         request=LoginInputSerializer,
         responses={
-            200: LoginOutput,
+            200: PolymorphicProxySerializer(
+                component_name="LoginResult",
+                serializers=[LoginOutput, LoginChallengeOutput],
+                resource_type_field_name=None,
+            ),
             400: ErrorOutput,
             401: ErrorOutput,
             429: OpenApiResponse(
@@ -109,17 +144,16 @@ class LoginApi(APIView):
                 status=status.HTTP_401_UNAUTHORIZED,
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        token = result.issued.token
-        return Response(
-            {
-                "token": result.issued.raw,
-                "expires_at": token_expires_at(token),
-                "absolute_expires_at": token.expires_at,
-                "user": MeSerializer(result.user).data,
-            }
-        )
+        if result.issued is None:
+            # The password was right; the token comes from POST /api/auth/mfa/verify/ (or
+            # the passkey's verify/finish) with this challenge.
+            return Response(
+                {"mfa_required": True, "challenge": result.challenge, "methods": result.methods}
+            )
+        return Response(token_body(result.user, result.issued))
 
 
+@enrollment_only_allowed
 class LogoutApi(APIView):
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request) -> Response:
@@ -129,6 +163,7 @@ class LogoutApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@enrollment_only_allowed
 class LogoutEverywhereApi(APIView):
     """End every session of the caller: all their tokens (this one too) and their open
     room sockets, on every process."""
@@ -140,6 +175,7 @@ class LogoutEverywhereApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@enrollment_only_allowed
 class MeApi(APIView):
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
@@ -179,3 +215,20 @@ class UserViewSet(
             password=password,
             **data,
         )
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: inline_serializer("MfaReset", {"factors_removed": serializers.IntegerField()})
+        },
+        summary="Remove every second factor of a user and end their sessions (admins).",
+    )
+    @action(detail=True, methods=["post"], url_path="mfa/reset", url_name="mfa-reset")
+    def mfa_reset(self, request: Request, pk: str | None = None) -> Response:
+        user = self.get_object()
+        assert isinstance(request.user, User)  # noqa: S101 - IsAdmin ran first
+        try:
+            removed = mfa.factors_reset(actor=request.user, user=user)
+        except mfa.MfaError as error:
+            raise serializers.ValidationError({error.field: [error.message]}) from error
+        return Response({"factors_removed": removed})

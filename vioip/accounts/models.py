@@ -6,6 +6,8 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 
+from vioip.core.fields import EncryptedTextField
+
 
 class Role(models.TextChoices):
     PATIENT = "patient", "Patient"
@@ -57,9 +59,73 @@ class AuthToken(models.Model):
     last_used_at = models.DateTimeField()
     expires_at = models.DateTimeField(help_text="Absolute end of life.")
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Issued to a user of VIOIP_MFA_REQUIRED_ROLES who has no second factor yet: it may only
+    # enrol one, read auth/me and log out (vioip/accounts/mfa_gate.py).
+    mfa_enrollment_only = models.BooleanField(default=False)
+    # When this token's holder last proved a second factor (login or enrolment): removing a
+    # factor needs a recent one.
+    mfa_verified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["user", "revoked_at"])]
 
     def __str__(self) -> str:
         return f"token {self.pk} of user {self.user_id}"
+
+
+class TotpDevice(models.Model):
+    """A user's authenticator app (RFC 6238). Active once confirmed with a first code."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="totp_device")
+    # Encrypted at rest: whoever reads the secret can make codes.
+    secret = EncryptedTextField()
+    created_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The last accepted 30-second step: a code of that step or an earlier one is a replay.
+    last_used_step = models.BigIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"totp of user {self.user_id}"
+
+
+class RecoveryCode(models.Model):
+    """One single-use recovery code, stored as a keyed digest (see ``mfa.recovery_digest``)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"recovery code {self.pk} of user {self.user_id}"
+
+
+class WebAuthnCredential(models.Model):
+    """A passkey (WebAuthn public-key credential). Only public material is kept."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="webauthn_credentials")
+    credential_id = models.CharField(max_length=1400, unique=True)  # base64url
+    public_key = models.BinaryField()
+    sign_count = models.BigIntegerField(default=0)
+    name = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"passkey {self.pk} of user {self.user_id}"
+
+
+class MfaChallenge(models.Model):
+    """The second step of a login: issued after the right password, stored as a digest."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    failures = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+    # The WebAuthn challenge of the assertion asked for with this login challenge, if any.
+    webauthn_challenge = models.BinaryField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"mfa challenge {self.pk} of user {self.user_id}"

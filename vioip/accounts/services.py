@@ -10,7 +10,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from vioip.accounts import hooks, throttle
+from vioip.accounts import hooks, mfa, throttle
 from vioip.accounts.models import AuthToken, Role, User
 from vioip.accounts.tokens import IssuedToken, token_issue, token_revoke, tokens_revoke_for_user
 from vioip.audit import noise
@@ -32,12 +32,18 @@ class LoginFailed(Exception):
 
 @dataclass(frozen=True)
 class LoginResult:
+    """Either a token, or (the user has a second factor) a challenge and its methods."""
+
     user: User
-    issued: IssuedToken
+    issued: IssuedToken | None = None
+    challenge: str | None = None
+    methods: tuple[str, ...] = ()
 
 
 def login(*, username: str, password: str, client_address: str | None = None) -> LoginResult:
-    """Check credentials and issue a token.
+    """Check credentials and issue a token, or a second-factor challenge when the user
+    has a factor (``vioip.accounts.mfa``). A user of ``MFA_REQUIRED_ROLES`` without one gets
+    an enrolment-only token.
 
     ``client_address`` defaults to the audit context's. A throttled attempt
     (``vioip.accounts.throttle``) raises ``LoginThrottled`` without the password being
@@ -83,10 +89,22 @@ def login(*, username: str, password: str, client_address: str | None = None) ->
                 detail={"username_digest": noise.typed_text_digest(username)},
             )
         raise LoginFailed
+    methods = mfa.methods_of(user)
+    if methods:
+        # The counters stay until the second step succeeds (vioip.accounts.mfa).
+        return LoginResult(
+            user=user, challenge=mfa.challenge_issue(user=user), methods=tuple(methods)
+        )
+    enrollment_only = mfa.required_for(user)
     throttle.clear_after_success(username=username, address=address)
     with transaction.atomic():
-        issued = token_issue(user=user)
-        audit.record(action=Action.LOGIN, actor=user, client_address=address)
+        issued = token_issue(user=user, mfa_enrollment_only=enrollment_only)
+        audit.record(
+            action=Action.LOGIN,
+            actor=user,
+            client_address=address,
+            detail={"mfa_enrollment_required": True} if enrollment_only else {},
+        )
     return LoginResult(user=user, issued=issued)
 
 

@@ -36,7 +36,9 @@ def token_expires_at(token: AuthToken) -> datetime:
     return min(idle_end, token.expires_at)
 
 
-def token_issue(*, user: User) -> IssuedToken:
+def token_issue(
+    *, user: User, mfa_enrollment_only: bool = False, mfa_verified: bool = False
+) -> IssuedToken:
     raw = secrets.token_urlsafe(32)  # 256 bits
     now = timezone.now()
     token = AuthToken.objects.create(
@@ -45,6 +47,8 @@ def token_issue(*, user: User) -> IssuedToken:
         created_at=now,
         last_used_at=now,
         expires_at=now + timedelta(hours=settings.TOKEN_MAX_HOURS),
+        mfa_enrollment_only=mfa_enrollment_only,
+        mfa_verified_at=now if mfa_verified else None,
     )
     return IssuedToken(raw=raw, token=token)
 
