@@ -77,6 +77,4 @@ class HealthProbeMiddleware:
         probe = _PROBES.get(request.path_info)
         if probe is None or request.method not in ("GET", "HEAD"):
             return self.get_response(request)
-        response = probe(request)
-        response["Cache-Control"] = "no-store"
-        return response
+        return probe(request)
