@@ -18,6 +18,10 @@ from sessions_app.rooms.models import ParticipantState
 from vioip.accounts.models import Role
 
 PATH = "/ws/sessions/{session_id}/"
+# The protocol's version in docs/asyncapi.yaml: the major part moves when a client written
+# for the previous one would break (a frame or field removed or changed), the minor part
+# when something is added.
+VERSION = "1.0.0"
 
 # Limits of client frames.
 MAX_FRAME_BYTES = 16 * 1024
@@ -255,8 +259,8 @@ REF = Field(
 _ROLE = Field(
     "role",
     "string",
-    "The person's role.",
-    enum=(Role.PATIENT.value, Role.FACILITATOR.value, Role.CLINICIAN.value),
+    "The person's role now (a message keeps its sender's current role).",
+    enum=tuple(r.value for r in Role),
 )
 _DISPLAY_NAME = Field(
     "display_name", "string", "First name and last initial for patients; full name for staff."
