@@ -34,6 +34,7 @@ from sessions_app.rooms.protocol import (
     CLOSE_TRY_LATER,
     MAX_FRAME_BYTES,
 )
+from vioip.accounts import mfa_gate
 from vioip.audit import noise
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
@@ -131,7 +132,9 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         # Custom close codes need an accepted socket; nothing is sent before the checks.
         await self.accept()
         bearer = await notify.room_db(services.ticket_redeem)(raw=raw, session_id=self.session_id)
-        if bearer is None:
+        if bearer is None or await notify.room_db(mfa_gate.token_enrollment_only)(
+            token_id=bearer.token_id
+        ):
             await notify.room_db(self._audit_bad_ticket)()
             await self.close(code=protocol.CLOSE_TICKET)
             return
