@@ -221,3 +221,14 @@ def test_every_error_code_the_room_code_sends_is_in_the_protocol_and_each_is_sen
     )
     sent = set(re.findall(r"(?:RoomError|BadFrame|send_error)\(\s*\"([a-z_]+)\"", source))
     assert sent == set(protocol.ERROR_CODES)
+
+
+def test_docs_realtime_explains_exactly_the_protocols_close_codes_and_error_codes():
+    text = (Path(settings.BASE_DIR) / "docs" / "realtime.md").read_text(encoding="utf-8")
+    start = text.index("## Close codes")
+    close_table = text[start : text.index("\n## ", start + 3)]
+    assert {int(c) for c in re.findall(r"`(\d{4})`", close_table)} == set(protocol.CLOSE_CODES)
+    errors = text[text.index("### `error`") :]
+    assert set(re.findall(r"^\| `([a-z_]+)` \|", errors, flags=re.MULTILINE)) == set(
+        protocol.ERROR_CODES
+    )
