@@ -27,9 +27,11 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from groups.models import Enrollment
 from tests.factories import SessionFactory
+from vioip.accounts.tokens import token_issue
 from vioip.audit.models import AuditEvent
 
 STATES = [
@@ -255,3 +257,17 @@ def test_inside_the_window_nothing_new_is_ordered_but_notes_are_finished(cast, c
     assert refused.status_code in (400, 403, 404)
     signed = clin.post(f"/api/notes/{world.note_id}/sign/", {}, format="json")
     assert signed.status_code == 200, signed.content
+
+
+@pytest.mark.parametrize("endpoint", list(READ_ENDPOINTS))
+def test_an_enrolment_only_token_reads_none_of_the_patients_records(cast, client_for, endpoint):
+    # The relationship is active: only the missing second factor stands in the way.
+    world = World(cast, client_for)
+    client = APIClient()
+    issued = token_issue(user=cast.clinician, mfa_enrollment_only=True)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.raw}")
+    build, _ = READ_ENDPOINTS[endpoint]
+    response = client.get(build(world))
+    assert response.status_code == 403
+    assert response.json()["code"] == "mfa_required"
+    assert not _names_patient(response.json(), cast.patient.pk)

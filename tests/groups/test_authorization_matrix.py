@@ -9,7 +9,8 @@ One row per (endpoint, method); one column per caller and their relation to the 
 
 404 means "you may not see this record" (exactly as a missing one), 403 "you see it but
 may not change it", or a role refused outright. A new endpoint in groups.urls or
-sessions_app.urls without a row fails ``test_every_endpoint_has_a_row``.
+sessions_app.urls without a row fails ``test_every_endpoint_has_a_row``. Every row is also
+refused (403 ``mfa_required``) to a token that must first enrol a second factor.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from typing import Any
 import pytest
 from django.urls import URLPattern, URLResolver
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 import groups.urls
 import sessions_app.urls
 from groups.models import Enrollment
 from tests.factories import EnrollmentFactory, SessionFactory, UserFactory
 from vioip.accounts.models import Role
+from vioip.accounts.tokens import token_issue
 
 ACTORS = [
     "anon",
@@ -274,3 +277,26 @@ def test_authorization_matrix(cast, client_for, name, method, actor, expected):
     client = client_for(None if actor == "anon" else getattr(world, actor))
     response = getattr(client, method)(url, body, format="json")
     assert response.status_code == expected, response.content
+
+
+# An enrolment-only token (a user of VIOIP_MFA_REQUIRED_ROLES without a second factor) is
+# refused by every endpoint above, whatever the caller's role or relation to the cohort.
+ENROLMENT_ONLY_CASES = [
+    pytest.param(name, method, actor, id=f"{method}-{name}-{actor}-enrolment-only")
+    for (name, method) in MATRIX
+    for actor in ACTORS
+    if actor != "anon"
+]
+
+
+@pytest.mark.parametrize(("name", "method", "actor"), ENROLMENT_ONLY_CASES)
+def test_an_enrolment_only_token_is_refused_everywhere(cast, name, method, actor):
+    world = World(cast)
+    build, _ = MATRIX[(name, method)]
+    url, body = build(world)
+    client = APIClient()
+    issued = token_issue(user=getattr(world, actor), mfa_enrollment_only=True)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.raw}")
+    response = getattr(client, method)(url, body, format="json")
+    assert response.status_code == 403, response.content
+    assert response.json()["code"] == "mfa_required"
