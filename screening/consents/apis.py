@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from screening import common, fhir
-from screening.api_base import ScreeningApi, caller, int_param, valid
+from screening.api_base import ScreeningApi, caller, filter_parameters, query_params, valid
 from screening.consents import selectors, services
-from screening.consents.serializers import ConsentInput, RevokeInput, consent_payload
+from screening.consents.filters import ConsentFilter
+from screening.consents.serializers import (
+    ConsentInput,
+    ConsentOutput,
+    FhirConsentOutput,
+    RevokeInput,
+    consent_payload,
+)
 from screening.models import Consent
 from vioip.audit.models import Action
 
@@ -21,13 +27,13 @@ from vioip.audit.models import Action
 class ConsentListCreateApi(ScreeningApi):
     @extend_schema(
         operation_id="screening_consents_list",
-        parameters=[OpenApiParameter("patient", int, required=False)],
-        responses=OpenApiTypes.OBJECT,
+        parameters=filter_parameters(ConsentFilter),
+        responses=ConsentOutput(many=True),
     )
     def get(self, request: Request) -> Response:
-        qs = selectors.consents_for_user(
-            user=caller(request), patient_id=int_param(request, "patient")
-        )
+        """List Part 2 consents: a clinician's patients in care, a patient's own."""
+        patient_id = query_params(ConsentFilter, request)["patient"]
+        qs = selectors.consents_for_user(user=caller(request), patient_id=patient_id)
 
         def render(rows: list[Consent]) -> list[dict[str, Any]]:
             common.audit_page(
@@ -35,12 +41,13 @@ class ConsentListCreateApi(ScreeningApi):
                 object_type="consent",
                 items=[(c.pk, c.patient_id) for c in rows],
             )
-            return [consent_payload(c) for c in rows]
+            return [ConsentOutput(consent_payload(c)).data for c in rows]
 
         return self.paged(request, qs, render)
 
-    @extend_schema(request=ConsentInput, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=ConsentInput, responses={201: ConsentOutput})
     def post(self, request: Request) -> Response:
+        """Record a patient's signed consent to disclose (42 CFR 2.31)."""
         data = valid(ConsentInput, request.data)
         consent = services.consent_create(
             actor=caller(request),
@@ -64,18 +71,20 @@ def _consent_read(request: Request, consent_id: int) -> dict[str, Any]:
         object_id=consent.pk,
         patient=consent.patient_id,
     )
-    return consent_payload(consent)
+    return ConsentOutput(consent_payload(consent)).data
 
 
 class ConsentDetailApi(ScreeningApi):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=ConsentOutput)
     def get(self, request: Request, consent_id: int) -> Response:
+        """Read a consent and its state (audited)."""
         return Response(_consent_read(request, consent_id))
 
 
 class ConsentFhirApi(ScreeningApi):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=FhirConsentOutput)
     def get(self, request: Request, consent_id: int) -> Response:
+        """Export a consent as a FHIR Consent resource (audited)."""
         consent = selectors.consent_for_user(
             user=caller(request), consent_id=consent_id, attempted="export"
         )
@@ -91,8 +100,9 @@ class ConsentFhirApi(ScreeningApi):
 
 
 class ConsentRevokeApi(ScreeningApi):
-    @extend_schema(request=RevokeInput, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=RevokeInput, responses=ConsentOutput)
     def post(self, request: Request, consent_id: int) -> Response:
+        """Record the patient's revocation of a consent."""
         data = valid(RevokeInput, request.data)
         services.consent_revoke(
             actor=caller(request), consent_id=consent_id, revoked_at=data.get("revoked_at")

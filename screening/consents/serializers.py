@@ -1,4 +1,4 @@
-"""Consents: input, filter and output serializers."""
+"""Consents: input and output serializers."""
 
 from __future__ import annotations
 
@@ -35,6 +35,61 @@ class ConsentInput(serializers.Serializer):
 
 class RevokeInput(serializers.Serializer):
     revoked_at = serializers.DateTimeField(required=False)
+
+
+# --- Output ---------------------------------------------------------------------------------
+
+
+class RecipientOutput(serializers.Serializer):
+    name = serializers.CharField()
+    organization = serializers.CharField(allow_blank=True)
+    address = serializers.CharField(allow_blank=True)
+
+
+class ConsentScopeOutput(serializers.Serializer):
+    """What a consent allows: who discloses what to whom, why, until when."""
+
+    consent = serializers.IntegerField()
+    discloser = serializers.CharField(help_text="The program (cohort) that discloses.")
+    recipient = RecipientOutput()
+    purpose = serializers.CharField()
+    information = serializers.ListField(
+        child=serializers.ChoiceField(choices=InformationClass.choices)
+    )
+    expires = serializers.CharField(help_text='A date (YYYY-MM-DD) or "end_of_treatment".')
+    signed_at = serializers.DateTimeField()
+    signature_method = serializers.ChoiceField(choices=SignatureMethod.choices)
+
+
+class RevocationOutput(serializers.Serializer):
+    revoked_at = serializers.DateTimeField()
+    recorded_by = serializers.IntegerField()
+    recorded_at = serializers.DateTimeField()
+
+
+class ConsentOutput(ConsentScopeOutput):
+    id = serializers.IntegerField()
+    patient = serializers.IntegerField()
+    expires_on = serializers.DateField(allow_null=True)
+    expires_at_end_of_treatment = serializers.BooleanField()
+    state = serializers.CharField(help_text="active, revoked or expired.")
+    revocation = RevocationOutput(allow_null=True)
+
+
+class FhirConsentOutput(serializers.Serializer):
+    """A FHIR R4 Consent resource (privacy consent, 42 CFR Part 2 security labels)."""
+
+    resourceType = serializers.CharField()  # FHIR's name
+    id = serializers.CharField()
+    meta = serializers.JSONField()
+    status = serializers.CharField()
+    scope = serializers.JSONField()
+    category = serializers.ListField(child=serializers.JSONField())
+    patient = serializers.JSONField()
+    dateTime = serializers.DateTimeField()  # FHIR's name
+    organization = serializers.ListField(child=serializers.JSONField())
+    policy = serializers.ListField(child=serializers.JSONField())
+    provision = serializers.JSONField()
 
 
 def consent_payload(consent: Consent) -> dict[str, Any]:

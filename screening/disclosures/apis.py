@@ -5,16 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from screening import common
-from screening.api_base import ScreeningApi, caller, int_param, valid
+from screening.api_base import ScreeningApi, caller, filter_parameters, query_params, valid
 from screening.disclosures import selectors, services
-from screening.disclosures.serializers import DisclosureInput, disclosure_summary
+from screening.disclosures.filters import DisclosureFilter
+from screening.disclosures.serializers import (
+    DisclosureDetailOutput,
+    DisclosureInput,
+    DisclosureOutput,
+    DisclosurePackageOutput,
+    disclosure_summary,
+)
 from screening.models import Disclosure
 from vioip.core.permissions import IsPatient
 
@@ -25,23 +31,26 @@ def _render_disclosures(request: Request, rows: list[Disclosure]) -> list[dict[s
         object_type="disclosure",
         items=[(d.pk, d.patient_id) for d in rows],
     )
-    return [disclosure_summary(d) for d in rows]
+    return [DisclosureOutput(disclosure_summary(d)).data for d in rows]
 
 
 class DisclosureListCreateApi(ScreeningApi):
     @extend_schema(
         operation_id="screening_disclosures_list",
-        parameters=[OpenApiParameter("patient", int, required=False)],
-        responses=OpenApiTypes.OBJECT,
+        parameters=filter_parameters(DisclosureFilter),
+        responses=DisclosureOutput(many=True),
     )
     def get(self, request: Request) -> Response:
-        qs = selectors.disclosures_for_user(
-            user=caller(request), patient_id=int_param(request, "patient")
-        )
+        """List disclosures: a clinician's patients in care, a patient's own accounting."""
+        patient_id = query_params(DisclosureFilter, request)["patient"]
+        qs = selectors.disclosures_for_user(user=caller(request), patient_id=patient_id)
         return self.paged(request, qs, lambda rows: _render_disclosures(request, rows))
 
-    @extend_schema(request=DisclosureInput, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=DisclosureInput, responses={201: DisclosurePackageOutput})
     def post(self, request: Request) -> Response:
+        """Disclose under a consent: the package for its recipient (42 CFR 2.31-2.33).
+
+        The stored package is returned as it was made: it is the record of what was sent."""
         data = valid(DisclosureInput, request.data)
         disclosure = services.disclosure_create(
             actor=caller(request),
@@ -54,8 +63,9 @@ class DisclosureListCreateApi(ScreeningApi):
 
 
 class DisclosureDetailApi(ScreeningApi):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=DisclosureDetailOutput)
     def get(self, request: Request, disclosure_id: int) -> Response:
+        """Read a disclosure with the package that was sent (audited)."""
         disclosure = selectors.disclosure_for_user(
             user=caller(request), disclosure_id=disclosure_id
         )
@@ -65,9 +75,8 @@ class DisclosureDetailApi(ScreeningApi):
             object_id=disclosure.pk,
             patient=disclosure.patient_id,
         )
-        return Response(
-            {**disclosure_summary(disclosure), "package": services.disclosure_package(disclosure)}
-        )
+        summary = DisclosureOutput(disclosure_summary(disclosure)).data
+        return Response({**summary, "package": services.disclosure_package(disclosure)})
 
 
 class MyDisclosuresApi(ScreeningApi):
@@ -75,7 +84,8 @@ class MyDisclosuresApi(ScreeningApi):
 
     permission_classes = [IsPatient]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=DisclosureOutput(many=True))
     def get(self, request: Request) -> Response:
+        """List every disclosure made about the caller (patients' accounting)."""
         qs = selectors.disclosures_for_user(user=caller(request))
         return self.paged(request, qs, lambda rows: _render_disclosures(request, rows))

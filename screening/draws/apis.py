@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from screening import common
-from screening.api_base import ScreeningApi, caller, int_param, valid
+from screening.api_base import ScreeningApi, caller, filter_parameters, query_params, valid
 from screening.draws import selectors, services
-from screening.draws.serializers import DrawInput, draw_payload
+from screening.draws.filters import ComplianceFilter, DrawFilter, DrawScheduleFilter
+from screening.draws.serializers import (
+    ComplianceOutput,
+    DrawInput,
+    DrawNoticeOutput,
+    DrawOutput,
+    draw_payload,
+)
 from screening.models import Draw
 from vioip.core.permissions import IsClinician, IsStaff
 
@@ -26,7 +32,7 @@ def _render_draws(request: Request, rows: list[Draw]) -> list[dict[str, Any]]:
         object_type="screening_draw",
         items=[(d.pk, patient_id) for d in rows for patient_id in selected[d.pk]],
     )
-    return [draw_payload(d, selected[d.pk]) for d in rows]
+    return [DrawOutput(draw_payload(d, selected[d.pk])).data for d in rows]
 
 
 class DrawListCreateApi(ScreeningApi):
@@ -34,25 +40,30 @@ class DrawListCreateApi(ScreeningApi):
 
     @extend_schema(
         operation_id="screening_draws_list",
-        parameters=[OpenApiParameter("cohort", int, required=False)],
-        responses=OpenApiTypes.OBJECT,
+        parameters=filter_parameters(DrawFilter),
+        responses=DrawOutput(many=True),
     )
     def get(self, request: Request) -> Response:
-        qs = selectors.draws_for_user(user=caller(request), cohort_id=int_param(request, "cohort"))
+        """List the random draws of the caller's cohorts, with who was selected (clinicians)."""
+        cohort_id = query_params(DrawFilter, request)["cohort"]
+        qs = selectors.draws_for_user(user=caller(request), cohort_id=cohort_id)
         return self.paged(request, qs, lambda rows: _render_draws(request, rows))
 
-    @extend_schema(request=DrawInput, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=DrawInput, responses={201: DrawOutput})
     def post(self, request: Request) -> Response:
+        """Run a random draw: select a share of the cohort and order a test for each."""
         data = valid(DrawInput, request.data)
         draw = services.draw_create(
             actor=caller(request), cohort_id=data["cohort"], date=data["date"], rate=data["rate"]
         )
-        return Response(draw_payload(draw, draw.selected), status=status.HTTP_201_CREATED)
+        payload = draw_payload(draw, draw.selected)
+        return Response(DrawOutput(payload).data, status=status.HTTP_201_CREATED)
 
 
 class DrawDetailApi(ScreeningApi):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=DrawOutput)
     def get(self, request: Request, draw_id: int) -> Response:
+        """Read a random draw with who was selected (the cohort's clinicians)."""
         draw = selectors.draw_for_user(user=caller(request), draw_id=draw_id)
         return Response(_render_draws(request, [draw])[0])
 
@@ -67,16 +78,18 @@ def _render_draw_notices(
         items=[(n.draw.pk, p.pk) for n in rows for p in n.due],
     )
     return [
-        {
-            "id": n.draw.pk,
-            "cohort": n.draw.cohort_id,
-            "date": n.draw.date,
-            "selected_count": len(n.draw.selected),
-            "announced": n.announced,
-            "due": [{"patient": p.pk, "name": p.display_name} for p in n.due]
-            if n.announced
-            else None,
-        }
+        DrawNoticeOutput(
+            {
+                "id": n.draw.pk,
+                "cohort": n.draw.cohort_id,
+                "date": n.draw.date,
+                "selected_count": len(n.draw.selected),
+                "announced": n.announced,
+                "due": [{"patient": p.pk, "name": p.display_name} for p in n.due]
+                if n.announced
+                else None,
+            }
+        ).data
         for n in rows
     ]
 
@@ -89,13 +102,12 @@ class DrawScheduleApi(ScreeningApi):
 
     @extend_schema(
         operation_id="screening_draw_schedule",
-        parameters=[OpenApiParameter("cohort", int, required=True)],
-        responses=OpenApiTypes.OBJECT,
+        parameters=filter_parameters(DrawScheduleFilter),
+        responses=DrawNoticeOutput(many=True),
     )
     def get(self, request: Request) -> Response:
-        cohort_id = int_param(request, "cohort")
-        if cohort_id is None:
-            raise serializers.ValidationError({"cohort": ["This parameter is required."]})
+        """List a cohort's random draws for its staff; who is due only from the draw's day."""
+        cohort_id = query_params(DrawScheduleFilter, request)["cohort"]
         _, notices = selectors.draw_schedule_for_user(user=caller(request), cohort_id=cohort_id)
         return self.paged(request, notices, lambda rows: _render_draw_notices(request, rows))
 
@@ -106,28 +118,13 @@ class ComplianceApi(ScreeningApi):
     permission_classes = [IsStaff]
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("cohort", int, required=True),
-            OpenApiParameter("from", OpenApiTypes.DATE, required=False),
-            OpenApiParameter("to", OpenApiTypes.DATE, required=False),
-        ],
-        responses=OpenApiTypes.OBJECT,
+        parameters=filter_parameters(ComplianceFilter),
+        responses=ComplianceOutput,
     )
     def get(self, request: Request) -> Response:
-        cohort_id = int_param(request, "cohort")
-        if cohort_id is None:
-            raise serializers.ValidationError({"cohort": ["This parameter is required."]})
-        dates = serializers.DateField(required=False)
-        start = (
-            dates.to_internal_value(request.query_params["from"])
-            if request.query_params.get("from")
-            else None
-        )
-        end = (
-            dates.to_internal_value(request.query_params["to"])
-            if request.query_params.get("to")
-            else None
-        )
+        """Report a cohort's screening compliance per patient: counts only (staff)."""
+        params = query_params(ComplianceFilter, request)
+        cohort_id, start, end = params["cohort"], params["from"], params["to"]
         cohort = selectors.compliance_cohort_for_user(user=caller(request), cohort_id=cohort_id)
         patients = selectors.compliance_patients(cohort=cohort)
         rows = [
@@ -145,4 +142,4 @@ class ComplianceApi(ScreeningApi):
             object_type="screening_compliance",
             items=[(cohort.pk, patient.pk) for patient in patients],
         )
-        return Response({"cohort": cohort.pk, "patients": rows})
+        return Response(ComplianceOutput({"cohort": cohort.pk, "patients": rows}).data)

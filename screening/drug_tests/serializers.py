@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from screening.analytes import ANALYTES
-from screening.api_base import decimal_text
+from screening.api_base import NoticeOutput, decimal_text
 from screening.drug_tests import selectors
 from screening.models import (
     DocumentedMedication,
@@ -17,6 +17,7 @@ from screening.models import (
     Reason,
     ResultValue,
     Specimen,
+    TestStatus,
 )
 
 
@@ -90,6 +91,111 @@ class MedicationInput(serializers.Serializer):
     end_date = serializers.DateField(required=False, allow_null=True)
 
 
+# --- Output ---------------------------------------------------------------------------------
+
+
+class ResultLineOutput(serializers.Serializer):
+    analyte = serializers.CharField()
+    method = serializers.ChoiceField(choices=Method.choices)
+    result = serializers.ChoiceField(choices=ResultValue.choices)
+    value = serializers.CharField(allow_null=True, help_text="A decimal, as text.")
+    confirmation_requested = serializers.BooleanField()
+    recorded_at = serializers.DateTimeField()
+
+
+class ValidityOutput(serializers.Serializer):
+    creatinine = serializers.CharField(allow_null=True)
+    specific_gravity = serializers.CharField(allow_null=True)
+    ph = serializers.CharField(allow_null=True)
+    nitrite = serializers.CharField(allow_null=True)
+    flags = serializers.ListField(child=serializers.CharField())
+
+
+OVERALL_HELP = (
+    "negative, positive, positive_expected (explained by a documented medication), "
+    "invalid, dilute, refused or no_show; null while there is nothing to interpret."
+)
+
+
+class TestVersionOutput(serializers.Serializer):
+    """A reviewed version. Staff also see who reviewed it, the comment and the reason for
+    an amendment; the patient does not."""
+
+    number = serializers.IntegerField()
+    reviewed_at = serializers.DateTimeField()
+    overall = serializers.CharField(allow_null=True, help_text=OVERALL_HELP)
+    results = ResultLineOutput(many=True)
+    validity = ValidityOutput()
+    reviewed_by = serializers.IntegerField(required=False)
+    comment = serializers.CharField(required=False, allow_blank=True)
+    amendment_reason = serializers.CharField(required=False, allow_blank=True)
+
+
+class TestOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    patient = serializers.IntegerField()
+    cohort = serializers.IntegerField()
+    reason = serializers.ChoiceField(choices=Reason.choices)
+    specimen = serializers.ChoiceField(choices=Specimen.choices, allow_null=True)
+    observed = serializers.BooleanField()
+    chain_of_custody_id = serializers.CharField(allow_blank=True)
+    status = serializers.ChoiceField(choices=TestStatus.choices)
+    collected_at = serializers.DateTimeField(allow_null=True)
+    due_by = serializers.DateTimeField(allow_null=True)
+    draw = serializers.IntegerField(allow_null=True)
+    version = serializers.IntegerField()
+    overall = serializers.CharField(allow_null=True, help_text=OVERALL_HELP)
+    validity = ValidityOutput()
+    results = ResultLineOutput(many=True)
+    versions = TestVersionOutput(many=True)
+
+
+class MedicationOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    patient = serializers.IntegerField(source="patient_id")
+    name = serializers.ChoiceField(choices=MedicationName.choices)
+    start_date = serializers.DateField()
+    end_date = serializers.DateField(allow_null=True)
+
+
+class LoincOutput(serializers.Serializer):
+    code = serializers.CharField()
+    display = serializers.CharField()
+
+
+class CutoffOutput(serializers.Serializer):
+    screen = serializers.FloatField(allow_null=True)
+    confirmation = serializers.FloatField(allow_null=True)
+    unit = serializers.CharField()
+    # A field named like Field.source: DRF pops declared fields off the class.
+    source = serializers.CharField()  # type: ignore[assignment]
+
+
+class AnalyteOutput(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    drug_class = serializers.CharField()
+    loinc = serializers.DictField(child=LoincOutput(), help_text="By specimen.")
+    cutoffs = serializers.DictField(child=CutoffOutput(), help_text="By specimen.")
+    note = serializers.CharField(allow_blank=True)
+
+
+class AnalyteTableOutput(serializers.Serializer):
+    analytes = AnalyteOutput(many=True)
+    notice = NoticeOutput()
+
+
+class FhirBundleOutput(serializers.Serializer):
+    """A FHIR R4 Bundle (type collection); its entries are FHIR resources."""
+
+    resourceType = serializers.CharField()  # FHIR's name
+    id = serializers.CharField(required=False)
+    meta = serializers.JSONField()
+    type = serializers.CharField()
+    timestamp = serializers.DateTimeField()
+    entry = serializers.ListField(child=serializers.JSONField())
+
+
 def _results_payload(state: selectors.VersionState) -> list[dict[str, Any]]:
     return [
         {
@@ -153,14 +259,4 @@ def test_payload(
         "validity": _validity_payload(current),
         "results": _results_payload(current),
         "versions": versions,
-    }
-
-
-def _medication_payload(med: DocumentedMedication) -> dict[str, Any]:
-    return {
-        "id": med.pk,
-        "patient": med.patient_id,
-        "name": med.name,
-        "start_date": med.start_date,
-        "end_date": med.end_date,
     }
