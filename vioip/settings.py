@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "sessions_app.rooms",
     "sessions_app.attendance",
     "screening",
+    "web",
 ]
 
 MIDDLEWARE = [
