@@ -77,7 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--days", type=int, default=825)
     args = parser.parse_args(argv)
-    names = [n.strip() for value in args.name for n in value.split(",") if n.strip()]
+    # The names come from VIOIP_ALLOWED_HOSTS: ".example.org" (a domain and its subdomains)
+    # names the domain; "*" names nothing.
+    names = [
+        n.strip().lstrip(".")
+        for value in args.name
+        for n in value.split(",")
+        if n.strip().lstrip(".") not in ("", "*")
+    ]
     if not names:
         names = ["localhost"]
     if make(args.dir, names, args.days):
