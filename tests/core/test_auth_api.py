@@ -179,3 +179,27 @@ def test_schema_documents_logout_everywhere_and_the_throttled_login(api):
 def test_schema_and_docs_need_no_token(api):
     assert api.get("/api/schema/").status_code == 200
     assert api.get("/api/docs/").status_code == 200
+
+
+def test_a_login_without_second_factor_rules_says_the_token_is_a_full_one(api):
+    UserFactory(username="maria", role="clinician")
+    assert login(api, "maria").json()["mfa_enrollment_required"] is False
+
+
+def test_schema_documents_the_second_factor_endpoints(api):
+    paths = api.get("/api/schema/?format=json").json()["paths"]
+    for path in (
+        "/api/auth/mfa/totp/",
+        "/api/auth/mfa/totp/confirm/",
+        "/api/auth/mfa/verify/",
+        "/api/auth/mfa/webauthn/register/begin/",
+        "/api/auth/mfa/webauthn/register/finish/",
+        "/api/auth/mfa/webauthn/verify/begin/",
+        "/api/auth/mfa/webauthn/verify/finish/",
+        "/api/users/{id}/mfa/reset/",
+    ):
+        assert "post" in paths[path], path
+    assert "get" in paths["/api/auth/mfa/"]
+    assert "delete" in paths["/api/auth/mfa/{factor_id}/"]
+    login_200 = paths["/api/auth/login/"]["post"]["responses"]["200"]
+    assert "oneOf" in str(login_200) or "LoginResult" in str(login_200)
