@@ -125,3 +125,20 @@ def test_an_admin_cannot_reset_their_own_factors(client_for, clock, cast):
     response = client.post(f"/api/users/{cast.admin.pk}/mfa/reset/")
     assert response.status_code == 400
     assert TotpDevice.objects.filter(user=cast.admin).exists()
+
+
+def test_adding_a_factor_to_an_account_with_one_needs_a_fresh_second_factor(api, client_for, clock):
+    # A token that never proved the factor (or proved it long ago) cannot plant another.
+    user = UserFactory(username="maria", role="clinician")
+    old = client_for(user)
+    enrol_totp(old, clock)
+    clock.shift(dt.timedelta(minutes=6))
+    assert old.post("/api/auth/mfa/webauthn/register/begin/").status_code == 400
+    # Right after a login completed with the factor, it can.
+    secret = TotpDevice.objects.get(user=user).secret
+    challenge = login(api, "maria").json()["challenge"]
+    token = verify(api, challenge, code_at(secret)).json()["token"]
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert api.post("/api/auth/mfa/webauthn/register/begin/").status_code == 200
+    clock.shift(dt.timedelta(minutes=6))
+    assert api.post("/api/auth/mfa/webauthn/register/begin/").status_code == 400

@@ -59,6 +59,7 @@ from vioip.accounts.models import (
     WebAuthnCredential,
 )
 from vioip.accounts.tokens import IssuedToken, token_issue, tokens_revoke_for_user
+from vioip.audit import noise
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
 from vioip.core.revocation import access_changed
@@ -213,11 +214,23 @@ def _totp_spend(device: TotpDevice, code: str) -> bool:
     )
 
 
-def totp_begin(*, user: User) -> tuple[str, str]:
+def _fresh_to_add(user: User, token: AuthToken | None) -> None:
+    # A stolen session must not plant a factor of its own: adding one to an account that
+    # has a factor needs that factor proved on this token in the last minutes.
+    if has_factor(user) and not _fresh(token):
+        raise MfaError(
+            "non_field_errors",
+            "Sign in again with your second factor to add another (within 5 minutes).",
+        )
+
+
+def totp_begin(*, user: User, token: AuthToken | None) -> tuple[str, str]:
     """A new, not yet active TOTP secret for ``user`` and its ``otpauth://`` URI. An
-    unconfirmed one is replaced; a confirmed one must be removed first."""
+    unconfirmed one is replaced; a confirmed one must be removed first. A user who has
+    another factor needs a fresh second factor on ``token``."""
     if TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).exists():
         raise MfaError("non_field_errors", "An authenticator app is already set up.")
+    _fresh_to_add(user, token)
     TotpDevice.objects.filter(user=user).delete()
     secret = pyotp.random_base32()
     TotpDevice.objects.create(user=user, secret=secret, created_at=timezone.now())
@@ -293,13 +306,13 @@ def _challenge_live(raw: str) -> MfaChallenge:
 def _check_throttle(user: User, address: str) -> None:
     refusal = throttle.check(username=user.username, address=address)
     if refusal is not None:
-        audit.record(
+        # Coalesced per address and minute, as throttled password attempts are.
+        noise.unauthenticated_failure(
             action=Action.LOGIN_THROTTLED,
-            outcome=Outcome.DENIED,
-            actor=user,
+            client_address=address,
             object_type="user",
             object_id=user.pk,
-            client_address=address,
+            actor=user,
             detail={"limit": refusal.scope, "retry_after": refusal.retry_after, "mfa": True},
         )
         raise Throttled(refusal.retry_after)
@@ -500,8 +513,10 @@ def _user_handle(user: User) -> bytes:
     return salted_hmac("vioip.accounts.mfa.webauthn-user", str(user.pk)).digest()[:32]
 
 
-def webauthn_register_begin(*, user: User) -> dict[str, Any]:
-    """Options for ``navigator.credentials.create()``; the challenge waits 5 minutes."""
+def webauthn_register_begin(*, user: User, token: AuthToken | None) -> dict[str, Any]:
+    """Options for ``navigator.credentials.create()``; the challenge waits 5 minutes. A
+    user who has a factor needs a fresh second factor on ``token``."""
+    _fresh_to_add(user, token)
     options = generate_registration_options(
         rp_id=rp_id(),
         rp_name="vioip",

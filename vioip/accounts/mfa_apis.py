@@ -77,7 +77,7 @@ class TotpBeginApi(APIView):
     @extend_schema(request=None, responses={201: TotpBeginOutput, 400: ErrorOutput})
     def post(self, request: Request) -> Response:
         try:
-            secret, uri = mfa.totp_begin(user=_user(request))
+            secret, uri = mfa.totp_begin(user=_user(request), token=_token(request))
         except mfa.MfaError as error:
             raise _refused(error) from error
         return Response({"secret": secret, "otpauth_uri": uri}, status=status.HTTP_201_CREATED)
@@ -109,11 +109,16 @@ def _passkeys_unavailable() -> Conflict:
 class WebAuthnRegisterBeginApi(APIView):
     @extend_schema(
         request=None,
-        responses={200: OpenApiResponse(description="PublicKeyCredentialCreationOptions")},
+        responses={
+            200: OpenApiResponse(description="PublicKeyCredentialCreationOptions"),
+            400: ErrorOutput,
+        },
     )
     def post(self, request: Request) -> Response:
         try:
-            return Response(mfa.webauthn_register_begin(user=_user(request)))
+            return Response(mfa.webauthn_register_begin(user=_user(request), token=_token(request)))
+        except mfa.MfaError as error:
+            raise _refused(error) from error
         except mfa.PasskeysUnavailable as exc:
             raise _passkeys_unavailable() from exc
 
