@@ -105,3 +105,14 @@ def test_verify_with_an_unknown_challenge_is_400(api):
         response = api.post(path, {"challenge": "nope", "credential": BOGUS})
         assert response.status_code == 400
         assert "challenge" in response.json()["fields"]
+
+
+@pytest.mark.parametrize("credential", [10**25, "text", [], {"id": 5}, {"response": None}])
+def test_a_credential_that_is_not_a_credential_is_a_400(client_for, credential):
+    client = client_for(UserFactory(role="clinician"))
+    client.post("/api/auth/mfa/webauthn/register/begin/")
+    response = client.post(
+        "/api/auth/mfa/webauthn/register/finish/", {"credential": credential}, format="json"
+    )
+    assert response.status_code == 400
+    assert "credential" in response.json()["fields"]

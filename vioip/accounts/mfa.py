@@ -558,7 +558,7 @@ def webauthn_register_finish(
             expected_rp_id=rp_id(),
             expected_origin=expected_origins(origin),
         )
-    except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
+    except (WebAuthnException, ValueError, TypeError, KeyError, AttributeError) as exc:
         audit.record(
             action=Action.LOGIN_FAILED,
             outcome=Outcome.DENIED,
@@ -638,7 +638,7 @@ def webauthn_verify_finish(
             credential_public_key=bytes(stored.public_key),
             credential_current_sign_count=stored.sign_count,
         )
-    except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
+    except (WebAuthnException, ValueError, TypeError, KeyError, AttributeError) as exc:
         _second_factor_failed(live, user, address, "webauthn", "login")
         raise MfaError("credential", "The passkey could not be verified.") from exc
     WebAuthnCredential.objects.filter(pk=stored.pk).update(

@@ -51,9 +51,10 @@ def _user(request: Request) -> User:
     return request.user
 
 
-_CREDENTIAL = serializers.JSONField(
-    help_text="The PublicKeyCredential as JSON (id, rawId, response, type)."
-)
+def _credential_field() -> serializers.DictField:
+    return serializers.DictField(
+        help_text="The PublicKeyCredential as JSON (its toJSON(): id, rawId, response, type)."
+    )
 
 
 # --- TOTP enrolment -------------------------------------------------------------------------
@@ -124,7 +125,7 @@ class WebAuthnRegisterBeginApi(APIView):
 
 
 class RegisterFinishInput(serializers.Serializer):
-    credential = _CREDENTIAL
+    credential = _credential_field()
     name = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
 
 
@@ -220,7 +221,7 @@ class WebAuthnVerifyBeginApi(APIView):
 
 class VerifyFinishInput(serializers.Serializer):
     challenge = serializers.CharField(max_length=256)
-    credential = _CREDENTIAL
+    credential = _credential_field()
 
 
 class WebAuthnVerifyFinishApi(APIView):
