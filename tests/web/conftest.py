@@ -98,7 +98,7 @@ def _postgres_database(url: str) -> tuple[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def web_server(playwright_api: Any) -> Iterator[WebServer]:
+def web_server(request: Any, playwright_api: Any) -> Iterator[WebServer]:
     local_dir = tempfile.mkdtemp(prefix="vioip-web-")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
@@ -110,6 +110,8 @@ def web_server(playwright_api: Any) -> Iterator[WebServer]:
             "VIOIP_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "VIOIP_MFA_REQUIRED_ROLES": "",
             "VIOIP_LOG_LEVEL": "WARNING",
+            # A module may ask for more (e.g. a second factor required for some roles).
+            **getattr(request.module, "SERVER_ENV", {}),
         }
     )
     drop = None

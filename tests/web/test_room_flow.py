@@ -61,12 +61,12 @@ def test_patient_and_facilitator_meet_chat_and_survive_a_server_restart(browser,
     queue.get_by_text("No hands raised.").wait_for()
 
     # Muted, the patient's message is refused with a plain sentence; unmuted it goes through.
-    facilitator.get_by_role("button", name="Mute Alex R.").click()
-    facilitator.get_by_role("button", name="Unmute Alex R.").wait_for()
+    facilitator.get_by_role("button", name="Mute Alex R.", exact=True).click()
+    facilitator.get_by_role("button", name="Unmute Alex R.", exact=True).wait_for()
     _send(patient, "Can anyone hear me?")
     patient.get_by_text(re.compile("Not sent: A facilitator has muted you")).wait_for()
-    facilitator.get_by_role("button", name="Unmute Alex R.").click()
-    facilitator.get_by_role("button", name="Mute Alex R.").wait_for()
+    facilitator.get_by_role("button", name="Unmute Alex R.", exact=True).click()
+    facilitator.get_by_role("button", name="Mute Alex R.", exact=True).wait_for()
 
     # The server dies: both pages say so and keep what is typed meanwhile.
     assert web_server.proc is not None

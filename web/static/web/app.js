@@ -405,7 +405,8 @@ function roomScreen(sessionId) {
   const staff = user.role !== "patient";
   const status = h("p", { class: "muted" }, "Connecting…");
   const waiting = h("div", { class: "card waiting", hidden: true }, h("p", { class: "big" }, "You're in the waiting room…"), h("p", {}, "A facilitator will let you in soon. Keep this page open."));
-  const log = h("ol", { role: "log", "aria-label": "Chat", "aria-live": "polite", class: "log" });
+  const list = h("ol", { class: "messages" });
+  const log = h("div", { role: "log", "aria-label": "Chat", class: "log" }, list);
   const pendingList = h("ul", { class: "pending", "aria-label": "Waiting to be sent" });
   const input = h("input", { id: "message", name: "message", maxlength: "2000", autocomplete: "off" });
   const form = h("form", { class: "send" }, h("label", { for: "message" }, "Message"), h("div", { class: "row" }, input, h("button", { type: "submit" }, "Send")));
@@ -444,7 +445,7 @@ function roomScreen(sessionId) {
       const fresh = messageItem(message);
       fresh.dataset.state = key;
       if (li) li.replaceWith(fresh);
-      else log.insertBefore(fresh, next);
+      else list.insertBefore(fresh, next);
       rendered.set(message.seq, fresh);
       next = fresh;
     }
