@@ -147,3 +147,43 @@ def test_staff_enrol_a_second_factor_and_sign_in_with_it(browser, web_server):
     page.get_by_role("button", name="Verify").click()
     page.get_by_role("heading", name=re.compile("^Hello")).wait_for()
     assert origin.outside == []
+
+
+def test_staff_enrol_a_passkey_and_sign_in_with_it(browser, web_server):
+    # Passkeys belong to a domain: this test opens the page as localhost, the relying party.
+    local = web_server.http.replace("127.0.0.1", "localhost")
+    origin = Origin(local)
+    context = origin.watch(browser.new_context(viewport=DESKTOP))
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    page.goto(local + "/")
+    page.get_by_label("Username").fill("dr.patel")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Set up a passkey").click()
+    page.get_by_role("heading", name="Your recovery codes").wait_for()
+    page.get_by_role("button", name="I have saved these codes").click()
+    page.get_by_role("heading", name=re.compile("^Hello")).wait_for()
+
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("Username").fill("dr.patel")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Use a passkey").click()
+    page.get_by_role("heading", name=re.compile("^Hello")).wait_for()
+    assert origin.outside == []

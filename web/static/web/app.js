@@ -198,6 +198,27 @@ function enrolScreen() {
       showError(errors, error);
     }
   });
+  if (window.PublicKeyCredential) {
+    const passkey = h("button", { type: "button", class: "secondary" }, "Set up a passkey");
+    passkey.addEventListener("click", async () => {
+      errors.textContent = "";
+      try {
+        const options = await post("auth/mfa/webauthn/register/begin/");
+        const credential = await navigator.credentials.create({
+          publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options),
+        });
+        const { recovery_codes: codes } = await post("auth/mfa/webauthn/register/finish/", {
+          credential: credential.toJSON(),
+          name: "Passkey",
+        });
+        showRecoveryCodes(area, codes);
+      } catch (error) {
+        if (error instanceof ApiError) showError(errors, error);
+        else errors.textContent = "The passkey was not set up. Try again, or use an authenticator app.";
+      }
+    });
+    area.append(" ", passkey);
+  }
   screen("Two-step sign-in", area);
 }
 
