@@ -8,6 +8,7 @@ from django.contrib.auth.management.commands import createsuperuser
 from django.db import transaction
 from django.db.models import Max
 
+from vioip.accounts.models import User
 from vioip.audit import services as audit
 from vioip.audit.models import Action
 
@@ -17,7 +18,7 @@ class Command(createsuperuser.Command):
 
     def handle(self, *args: Any, **options: Any) -> None:
         database = options["database"]
-        users = self.UserModel._default_manager.db_manager(database)
+        users = User.objects.db_manager(database)
         before = users.aggregate(last=Max("pk"))["last"] or 0
         super().handle(*args, **options)
         with transaction.atomic(using=database):
