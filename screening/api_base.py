@@ -16,6 +16,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from screening.common import MAX_ID
 from vioip.accounts.models import User
 from vioip.core.metadata import Metadata
 
@@ -61,9 +62,13 @@ def caller(request: Request) -> User:
     return cast(User, request.user)
 
 
-# The largest id either database stores (a signed 64-bit key): a larger one is bad input,
-# named as its parameter, never an overflow in the database driver.
-MAX_ID = 2**63 - 1
+class IdInput(serializers.IntegerField):
+    """A record id in a request body: a whole number the database can hold."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
 
 
 class IdField(forms.IntegerField):

@@ -117,15 +117,26 @@ def clinician_patient_ids(*, user: User, attempted: str = "read") -> QuerySet[An
     )
 
 
+# The largest id either database stores (a signed 64-bit key): a larger one in a query or
+# a body is bad input named as its field, in a path a record that is not there, never an
+# overflow in the database driver.
+MAX_ID = 2**63 - 1
+
+
+def storable_id(value: Any) -> bool:
+    """Whether ``value`` is an id the database could hold (a path's id may be any size)."""
+    try:
+        return 1 <= int(value) <= MAX_ID
+    except (TypeError, ValueError):
+        return False
+
+
 def existing_patient(patient_id: Any) -> Any:
     """``patient_id`` if it names a patient (an audit event's patient is a foreign key:
     an id nobody has would make the denial's write fail), else None."""
-    if patient_id is None:
+    if not storable_id(patient_id):
         return None
-    try:
-        pk = int(patient_id)
-    except (TypeError, ValueError):
-        return None
+    pk = int(patient_id)
     return pk if User.objects.filter(pk=pk, role=Role.PATIENT).exists() else None
 
 
@@ -169,7 +180,9 @@ def audit_page(*, user: User, object_type: str, items: Iterable[tuple[Any, Any]]
 def patient_for_user(*, user: User, patient_id: Any, attempted: str, object_type: str) -> User:
     """The patient, if ``user`` is a clinician of their care team with the relationship
     ``attempted`` needs; NotVisible otherwise (about ``object_type`` records)."""
-    if is_clinician_of_patient(user=user, patient_id=patient_id, attempted=attempted):
+    if storable_id(patient_id) and is_clinician_of_patient(
+        user=user, patient_id=patient_id, attempted=attempted
+    ):
         patient = User.objects.filter(pk=patient_id, role=Role.PATIENT).first()
         if patient is not None:
             return patient

@@ -14,6 +14,7 @@ from screening.common import (
     allowed_after_discharge,
     is_clinician_of_patient,
     patient_records,
+    storable_id,
 )
 from screening.models import Consent
 from vioip.accounts.models import Role, User
@@ -30,7 +31,7 @@ def consent_for_user(
     qs = Consent.objects.filter(pk=consent_id)
     if for_update:
         qs = qs.select_for_update(of=("self",))
-    consent = qs.first()
+    consent = qs.first() if storable_id(consent_id) else None
     if consent is not None:
         if user.role == Role.PATIENT:
             allowed = attempted in READS and consent.patient_id == user.pk

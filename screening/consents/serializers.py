@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from screening.api_base import IdInput
 from screening.consents import selectors, services
 from screening.models import (
     Consent,
@@ -21,7 +22,7 @@ class RecipientInput(serializers.Serializer):
 
 
 class ConsentInput(serializers.Serializer):
-    patient = serializers.IntegerField()
+    patient = IdInput()
     information = serializers.ListField(
         child=serializers.ChoiceField(choices=InformationClass.choices), allow_empty=False
     )

@@ -15,7 +15,12 @@ from django.utils import timezone
 
 from groups.models import Enrollment, EnrollmentStatus
 from groups.selectors import is_cohort_clinician
-from screening.common import COLLECTED_STATUSES, is_clinician_of_patient, patient_records
+from screening.common import (
+    COLLECTED_STATUSES,
+    is_clinician_of_patient,
+    patient_records,
+    storable_id,
+)
 from screening.drug_tests.selectors import with_details
 from screening.models import (
     Consent,
@@ -153,7 +158,11 @@ def is_discloser_staff(*, user: User, consent: Consent, cohort_ids: Iterable[Any
 def disclosure_for_user(*, user: User, disclosure_id: Any) -> Disclosure:
     """The disclosure, if ``user`` is a clinician of the patient's care team (active or
     inside the documentation window) or the patient it is about; NotVisible otherwise."""
-    disclosure = Disclosure.objects.filter(pk=disclosure_id).select_related("disclosed_by").first()
+    disclosure = (
+        Disclosure.objects.filter(pk=disclosure_id).select_related("disclosed_by").first()
+        if storable_id(disclosure_id)
+        else None
+    )
     if disclosure is not None:
         if user.role == Role.PATIENT:
             allowed = disclosure.patient_id == user.pk

@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from screening.api_base import NoticeOutput
+from screening.api_base import IdInput, NoticeOutput
 from screening.consents.serializers import ConsentScopeOutput, RecipientOutput
 from screening.drug_tests.serializers import FhirBundleOutput
 from screening.models import (
@@ -16,7 +16,7 @@ from screening.models import (
 
 
 class DisclosureInput(serializers.Serializer):
-    consent = serializers.IntegerField()
+    consent = IdInput()
     information = serializers.ListField(
         child=serializers.ChoiceField(choices=InformationClass.choices), required=False
     )

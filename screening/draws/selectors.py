@@ -21,7 +21,7 @@ from groups.selectors import (
     is_cohort_staff,
     staff_cohort_ids,
 )
-from screening.common import CLINICIAN_ROLES, COLLECTED_STATUSES, clinician_patient_ids
+from screening.common import CLINICIAN_ROLES, COLLECTED_STATUSES, clinician_patient_ids, storable_id
 from screening.models import (
     Draw,
     DrugTest,
@@ -121,7 +121,11 @@ def draws_for_user(*, user: User, cohort_id: Any = None) -> QuerySet[Draw]:
 
 def draw_for_user(*, user: User, draw_id: Any) -> Draw:
     """The draw, if ``user`` is a clinician of its cohort now; NotVisible otherwise."""
-    draw = Draw.objects.filter(pk=draw_id).select_related("drawn_by").first()
+    draw = (
+        Draw.objects.filter(pk=draw_id).select_related("drawn_by").first()
+        if storable_id(draw_id)
+        else None
+    )
     if (
         draw is not None
         and user.role == Role.CLINICIAN

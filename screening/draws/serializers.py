@@ -6,11 +6,12 @@ from typing import Any
 
 from rest_framework import serializers
 
+from screening.api_base import IdInput
 from screening.models import Draw
 
 
 class DrawInput(serializers.Serializer):
-    cohort = serializers.IntegerField()
+    cohort = IdInput()
     date = serializers.DateField()
     rate = serializers.DecimalField(max_digits=4, decimal_places=3)
 

@@ -20,6 +20,7 @@ from screening.common import (
     existing_patient,
     is_clinician_of_patient,
     patient_for_user,
+    storable_id,
 )
 from screening.models import (
     AnalyteResult,
@@ -72,7 +73,7 @@ def drug_test_for_user(
     qs = DrugTest.objects.filter(pk=drug_test_id)
     if for_update:
         qs = qs.select_for_update(of=("self",))
-    test = qs.first()
+    test = qs.first() if storable_id(drug_test_id) else None
     if test is not None:
         if user.role == Role.PATIENT:
             unannounced = (

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from screening.analytes import ANALYTES
-from screening.api_base import NoticeOutput, decimal_text
+from screening.api_base import IdInput, NoticeOutput, decimal_text
 from screening.drug_tests import selectors
 from screening.models import (
     DocumentedMedication,
@@ -22,7 +22,7 @@ from screening.models import (
 
 
 class TestCreateInput(serializers.Serializer):
-    patient = serializers.IntegerField()
+    patient = IdInput()
     collected_at = serializers.DateTimeField()
     specimen = serializers.ChoiceField(choices=Specimen.choices)
     observed = serializers.BooleanField()
@@ -85,7 +85,7 @@ class AmendInput(serializers.Serializer):
 
 
 class MedicationInput(serializers.Serializer):
-    patient = serializers.IntegerField()
+    patient = IdInput()
     name = serializers.ChoiceField(choices=MedicationName.choices)
     start_date = serializers.DateField()
     end_date = serializers.DateField(required=False, allow_null=True)
