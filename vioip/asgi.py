@@ -52,4 +52,4 @@ gc.freeze()
 # round trip to PostgreSQL waits for the switch interval (5 ms by default) to get it back
 # while the loop is busy, several times per query: measured, most of a chat message's
 # latency. A shorter interval hands the GIL back sooner.
-sys.setswitchinterval(float(os.environ.get("VIOIP_SWITCH_INTERVAL", "0.0005")))
+sys.setswitchinterval(settings.SWITCH_INTERVAL)  # VIOIP_SWITCH_INTERVAL

@@ -8,8 +8,11 @@ file holding it (Docker and Kubernetes secrets).
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -47,10 +50,71 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         return default
     try:
         value = int(raw)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name} must be a whole number; got {raw!r}.") from exc
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number; got {raw!r}.") from None
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}; got {value}.")
+    return value
+
+
+def env_float(
+    name: str, default: float, *, minimum: float | None = None, maximum: float | None = None
+) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number; got {raw!r}.") from None
+    if not math.isfinite(value):
+        raise ImproperlyConfigured(f"{name} must be a finite number; got {raw!r}.")
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}; got {value}.")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}; got {value}.")
+    return value
+
+
+def env_choice(name: str, choices: Sequence[str], default: str) -> str:
+    """One of ``choices``, matched without regard to case; answered as spelled in them."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    by_key = {choice.lower(): choice for choice in choices}
+    try:
+        return by_key[raw.strip().lower()]
+    except KeyError:
+        raise ImproperlyConfigured(
+            f"{name} must be one of {', '.join(choices)}; got {raw!r}."
+        ) from None
+
+
+def env_url(name: str, *, schemes: Sequence[str]) -> str | None:
+    """A URL with one of ``schemes`` and a host (or, for ``sqlite`` and ``unix``, a path);
+    None if unset.
+
+    The message names the variable and the schemes, never the value: a URL may hold a
+    password."""
+    raw = env_str(name)
+    if raw is None or raw.strip() == "":
+        return None
+    value = raw.strip()
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        parts = None
+    usable = (
+        parts is not None
+        and parts.scheme in schemes
+        and (bool(parts.hostname) or (parts.scheme in {"sqlite", "unix"} and bool(parts.path)))
+    )
+    if not usable:
+        raise ImproperlyConfigured(
+            f"{name} is not a valid URL: it must start with "
+            f"{' or '.join(f'{scheme}://' for scheme in schemes)} and name a host."
+        )
     return value
 
 

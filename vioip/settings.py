@@ -15,7 +15,16 @@ import dj_database_url
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from vioip.env import env_bool, env_int, env_list, env_str, local_secret
+from vioip.env import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+    local_secret,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 LOCAL_DIR = Path(env_str("VIOIP_LOCAL_DIR") or BASE_DIR / "var")
@@ -71,12 +80,19 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Outside the others, so errors they answer carry the header too.
     "vioip.core.no_store.NoStoreApiMiddleware",
+    # Django's own error pages (debug pages included) as the API's JSON error body; inside
+    # NoStoreApiMiddleware so the replacements carry its headers too.
+    "vioip.core.errors.JsonErrorMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "vioip.urls"
+# No redirect of a POST to the path with a slash (its body would be lost, and debug mode
+# answers it with a 500): JsonErrorMiddleware redirects GET and HEAD and names the right
+# path to the others.
+APPEND_SLASH = False
 ASGI_APPLICATION = "vioip.asgi.application"
 AUTH_USER_MODEL = "accounts.User"
 
@@ -91,21 +107,20 @@ TEMPLATES = [
 
 # --- Database --------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{LOCAL_DIR / 'vioip.sqlite3'}"
+# Off by default, as Django advises under ASGI: every HTTP request runs on a thread of its
+# own, so a kept connection is never reused, only left open (a burst of requests held more
+# than PostgreSQL's 100). The few room database threads keep theirs anyway
+# (sessions_app/rooms/notify.py): reconnecting on every room call cost ~24 ms a frame.
+DB_CONN_MAX_AGE = env_int("VIOIP_DB_CONN_MAX_AGE", 0, minimum=0)
 try:
     DATABASES = {
         "default": dj_database_url.parse(
-            DATABASE_URL,
-            # Off by default, as Django advises under ASGI: every HTTP request runs on a
-            # thread of its own, so a kept connection is never reused, only left open (a
-            # burst of requests held more than PostgreSQL's 100). The few room database
-            # threads keep theirs anyway (sessions_app/rooms/notify.py): reconnecting on
-            # every room call cost ~24 ms a frame under load.
-            conn_max_age=env_int("VIOIP_DB_CONN_MAX_AGE", 0, minimum=0),
-            conn_health_checks=True,
+            DATABASE_URL, conn_max_age=DB_CONN_MAX_AGE, conn_health_checks=True
         )
     }
-except Exception as exc:  # dj_database_url raises several types for a bad URL
-    raise ImproperlyConfigured("DATABASE_URL is not a valid database URL.") from exc
+except Exception:  # dj_database_url raises several types for a bad URL
+    # Not chained: the parser's message may quote the URL, password included.
+    raise ImproperlyConfigured("DATABASE_URL is not a valid database URL.") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     LOCAL_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {
@@ -118,7 +133,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache, presence ------------------------------------------------
-REDIS_URL = env_str("REDIS_URL") or ""
+REDIS_URL = env_url("REDIS_URL", schemes=["redis", "rediss", "unix"]) or ""
 REDIS_MAX_CONNECTIONS = env_int("VIOIP_REDIS_MAX_CONNECTIONS", 200, minimum=10)
 CHANNEL_LAYERS: dict[str, Any]
 if REDIS_URL:
@@ -329,17 +344,31 @@ SPECTACULAR_SETTINGS = {
     "ENABLE_DJANGO_DEPLOY_CHECK": False,
 }
 
-# --- Logging: no PHI, no request bodies --------------------------------------------------------
+# --- Logging: no PHI, no request bodies (vioip/core/logging.py) -------------------------------
+# Every line carries the request id; tracebacks name frames and exception types, never local
+# variables or messages. "json": one object per line for a log shipper (the default outside
+# debug); "text": plain lines (the embedded default's).
+LOG_FORMAT = env_choice("VIOIP_LOG_FORMAT", ["json", "text"], "text" if DEBUG else "json")
+LOG_LEVEL = env_choice("VIOIP_LOG_LEVEL", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("VIOIP_LOG_LEVEL", "INFO")},
+    "filters": {"request_id": {"()": "vioip.core.logging.RequestIdFilter"}},
+    "formatters": {
+        "text": {"()": "vioip.core.logging.TextFormatter"},
+        "json": {"()": "vioip.core.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        # Django's request logger prints exception tracebacks with request details; vioip
-        # logs its own one-line errors with a reference instead.
-        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        # 500s with their traceback and path; a 4xx is the client's business, not the log's.
+        "django.request": {"level": "ERROR"},
     },
 }
 
@@ -381,6 +410,9 @@ ROOM_CHAT_RATE_SECONDS = env_int("VIOIP_ROOM_CHAT_RATE_SECONDS", 5, minimum=1)
 # broadcast to everyone in it.
 ROOM_HAND_RATE_TOGGLES = env_int("VIOIP_ROOM_HAND_RATE_TOGGLES", 4, minimum=1)
 ROOM_HAND_RATE_SECONDS = env_int("VIOIP_ROOM_HAND_RATE_SECONDS", 10, minimum=1)
+# Seconds a thread may hold the GIL before handing it over (vioip/asgi.py; Python's own
+# default is 0.005): the room's event loop gets it back sooner from database threads.
+SWITCH_INTERVAL = env_float("VIOIP_SWITCH_INTERVAL", 0.0005, minimum=0.000001, maximum=1.0)
 ATTENDANCE_LATE_MINUTES = env_int("VIOIP_ATTENDANCE_LATE_MINUTES", 10, minimum=0)
 ATTENDANCE_LEFT_EARLY_MINUTES = env_int("VIOIP_ATTENDANCE_LEFT_EARLY_MINUTES", 15, minimum=0)
 

@@ -1,19 +1,32 @@
 """One error shape for the whole API.
 
 Every error body is ``{"code": str, "detail": str}``; a 400 for bad input adds
-``"fields": {field: [messages]}`` (``non_field_errors`` for errors of the whole body).
-Nothing else reaches a client: no traceback, no submitted values.
+``"fields": {field: [messages]}`` (``non_field_errors`` for errors of the whole body), a 500
+``"ref"``: the request id that the server log's lines about it carry, traceback included
+(``vioip.core.logging``: frames and exception types, no values). Nothing else reaches a
+client: no traceback, no submitted values. ``JsonErrorMiddleware`` holds Django's own error
+pages (the debug pages of the embedded default among them) to the same shape.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponsePermanentRedirect,
+    JsonResponse,
+)
+from django.urls import is_valid_path
+from django.utils.http import escape_leading_slashes
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -110,9 +123,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
     response = drf_exception_handler(exc, context)
     if response is None:
-        # Unexpected: log a one-line reference, never the request body (it may be PHI).
+        # Unexpected: the traceback (no locals, no messages) under the reference the body
+        # carries; never the request body (it may be PHI).
         request_id = current_request_id.get()
-        logger.error("unhandled %s in API request ref=%s", type(exc).__name__, request_id)
+        logger.error(
+            "unhandled %s in API request ref=%s", type(exc).__name__, request_id, exc_info=exc
+        )
         return Response(
             {"code": "server_error", "detail": "Internal error.", "ref": request_id},
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
@@ -145,3 +161,57 @@ def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonRespons
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return JsonResponse({"code": "not_found", "detail": "Not found."}, status=404)
+
+
+def _slash_missing(request: HttpRequest) -> bool:
+    """The path has no trailing slash and would exist with one."""
+    path = request.path_info
+    return not path.endswith("/") and bool(
+        is_valid_path(f"{path}/", getattr(request, "urlconf", None))
+    )
+
+
+class JsonErrorMiddleware:
+    """Django's own error pages become the API's error body, in every mode: a path that
+    matches nothing is the JSON 404 (not the debug page listing every URL), a failure is
+    the JSON 500 with its ``ref`` (not the debug page with local variables). DRF's
+    responses are left alone; they have the shape already.
+
+    With ``APPEND_SLASH`` off, a path missing only its trailing slash is redirected for
+    GET and HEAD, as Django would, and answered 404 naming the right path otherwise: a
+    redirected POST would lose its body (and Django's debug mode answers it with a 500)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        status_code = response.status_code
+        if (status_code != 404 and status_code < 500) or isinstance(response, Response):
+            return response
+        replacement: HttpResponse
+        if status_code == 404 and _slash_missing(request):
+            if request.method in ("GET", "HEAD"):
+                replacement = HttpResponsePermanentRedirect(
+                    escape_leading_slashes(request.get_full_path(force_append_slash=True))
+                )
+            else:
+                right = escape_leading_slashes(f"{request.path}/")
+                replacement = JsonResponse(
+                    {
+                        "code": "not_found",
+                        "detail": f"Not found. This path ends with a slash: {right}",
+                    },
+                    status=404,
+                )
+        elif response.get("Content-Type", "").startswith("application/json"):
+            return response
+        elif status_code >= 500:
+            replacement = server_error(request)
+        else:
+            replacement = not_found(request)
+        # Django has logged the original (a 500 with its traceback); not again.
+        replacement._has_been_logged = getattr(  # type: ignore[union-attr]
+            response, "_has_been_logged", False
+        )
+        return replacement
