@@ -73,20 +73,10 @@ from vioip.audit.models import Action
 from vioip.core.errors import NotVisible
 
 CLINICIAN_ROLES = [StaffRole.CLINICIAN]
-
-
-CLINICIAN_ROLES = [StaffRole.CLINICIAN]
 COLLECTED_STATUSES = [TestStatus.COLLECTED, TestStatus.RESULTED, TestStatus.REVIEWED]
-
 
 # What a caller attempts, by the relationship it needs (see the module docstring).
 READS = frozenset({"read", "list", "export"})
-
-
-READS = frozenset({"read", "list", "export"})
-DOCUMENTATION = frozenset({"results", "review", "amend", "revoke"})
-
-
 DOCUMENTATION = frozenset({"results", "review", "amend", "revoke"})
 NEW = frozenset({"create", "collect", "draw", "medication", "consent", "disclose"})
 

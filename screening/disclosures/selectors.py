@@ -33,16 +33,7 @@ from vioip.core.errors import NotVisible
 
 # Why a record was left out of a disclosure package (counts and codes only, never the record).
 LEFT_OUT_OTHER_DISCLOSER = "other_discloser"
-
-
-LEFT_OUT_OTHER_DISCLOSER = "other_discloser"
 LEFT_OUT_OUTSIDE_PERIOD = "outside_period"
-
-
-LEFT_OUT_OUTSIDE_PERIOD = "outside_period"
-LEFT_OUT_OUTSIDE_CONSENT_DATES = "outside_consent_dates"
-
-
 LEFT_OUT_OUTSIDE_CONSENT_DATES = "outside_consent_dates"
 LEFT_OUT_NOT_FINAL = "not_final"
 

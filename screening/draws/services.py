@@ -27,9 +27,6 @@ from vioip.audit.models import Action
 # The draw's generator: the OS's cryptographically secure source, so nobody (staff included)
 # can predict or reproduce who is selected.
 _rng = secrets.SystemRandom()
-
-
-_rng = secrets.SystemRandom()
 GENERATOR_NAME = "secrets.SystemRandom"
 
 
