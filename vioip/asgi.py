@@ -25,6 +25,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from sessions_app.rooms import drain  # noqa: E402
 from vioip.core.http_limit import ConcurrencyLimit  # noqa: E402
 from vioip.core.process_role import protocols_for_role  # noqa: E402
 from vioip.routing import websocket_urlpatterns  # noqa: E402
@@ -41,6 +42,11 @@ application = ProtocolTypeRouter(
         ),
     )
 )
+
+# A room worker told to stop (SIGTERM) closes its sockets with 4012 first, so clients
+# reconnect to another worker at once with their place kept (sessions_app/rooms/drain.py).
+if settings.PROCESS_ROLE in ("all", "rooms"):
+    drain.install_on_sigterm()
 
 # Everything loaded so far (Django, the apps, the rooms' routing and imports) lives as long as the
 # process: move it out of the cyclic collector's view. With thousands of room consumers the

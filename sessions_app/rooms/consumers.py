@@ -24,7 +24,16 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from sessions_app.rooms import fanout, heartbeat, notify, protocol, selectors, services, watchdog
+from sessions_app.rooms import (
+    drain,
+    fanout,
+    heartbeat,
+    notify,
+    protocol,
+    selectors,
+    services,
+    watchdog,
+)
 from sessions_app.rooms.models import ParticipantState
 from sessions_app.rooms.protocol import (
     BAD_FRAME_WINDOW_SECONDS,
@@ -131,6 +140,10 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         current_request_id.set(self.request_id)
         # Custom close codes need an accepted socket; nothing is sent before the checks.
         await self.accept()
+        if drain.draining():
+            # This process is stopping: reconnect elsewhere (the ticket is not spent).
+            await self.close(code=protocol.CLOSE_LAYER_RESET)
+            return
         bearer = await notify.room_db(services.ticket_redeem)(raw=raw, session_id=self.session_id)
         if bearer is None or await notify.room_db(mfa_gate.token_enrollment_only)(
             token_id=bearer.token_id
@@ -181,10 +194,18 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         self.backlog = None
         heartbeat.join(self)
         watchdog.watch(self)
+        if drain.draining():
+            # The stop began while this socket was entering: it goes the way of the others.
+            await self.close_for_restart()
 
     async def close_for_layer_reset(self) -> None:
         """The layer lost this process's subscriptions: have the client reconnect. Not a
         leave: the grace window keeps the participant's place while they come back."""
+        await self.close(code=protocol.CLOSE_LAYER_RESET)
+
+    async def close_for_restart(self) -> None:
+        """This process is stopping (SIGTERM, ``drain``): the same close and the same kept
+        place, so the client reconnects to another worker at once."""
         await self.close(code=protocol.CLOSE_LAYER_RESET)
 
     def _audit_bad_ticket(self) -> None:

@@ -101,9 +101,9 @@ CLOSE_CODES: dict[int, CloseCode] = {
         CloseCode(
             CLOSE_LAYER_RESET,
             "server_restarting",
-            "The server is restarting its connection to the room (like 1012, service "
-            "restart): its message relay stopped delivering and was reset. Your place in "
-            "the room is kept for the grace window.",
+            "The server is restarting (like 1012, service restart): the process serving "
+            "this socket is stopping, or its message relay stopped delivering and was "
+            "reset. Your place in the room is kept for the grace window.",
             "Get a new ticket, reconnect, and send chat.history with the last seq you saw.",
             retry=True,
         ),

@@ -38,6 +38,8 @@ BUSY_LOOP_LAG_SECONDS = 0.1
 class RoomSocket(Protocol):
     async def close_for_layer_reset(self) -> None: ...
 
+    async def close_for_restart(self) -> None: ...
+
 
 _sockets: weakref.WeakSet[Any] = weakref.WeakSet()
 # One watchdog per event loop, by the loop's id.
@@ -64,6 +66,11 @@ def watch(socket: RoomSocket) -> None:
 
 def unwatch(socket: RoomSocket) -> None:
     _sockets.discard(socket)
+
+
+def local_sockets() -> list[RoomSocket]:
+    """The room sockets open in this process (``drain`` closes them on SIGTERM)."""
+    return list(_sockets)
 
 
 async def _loop_lag() -> float:
