@@ -58,6 +58,9 @@ class Options:
     smoke: bool
     keep: Path | None = None
     profile: Path | None = None
+    # "split": an HTTP worker and a room worker (VIOIP_PROCESS_ROLE), as compose runs
+    # vioip; "single": one process serving both (the embedded default's shape).
+    topology: str = "split"
     server_core: int = 0
     generator_core: int = 1
 
@@ -261,24 +264,49 @@ def run_vioip(opts: Options, rooms: int, participants: int, work: Path) -> dict[
         plan = json.loads(plan_path.read_text())
         port = free_port()
         command = pinned(daphne(port, "vioip.asgi:application"), opts.server_core, opts.pin)
-        with (
-            process(command, env=env, log=work / "vioip.log") as proc,
-            profiled(opts, server_pid(proc), f"vioip-{rooms}x{participants}"),
-        ):
+        split = opts.topology == "split"
+        # Both workers share the server's core: the split is of processes, not of CPUs.
+        http_port = free_port() if split else port
+        http_command = pinned(
+            daphne(http_port, "vioip.asgi:application"), opts.server_core, opts.pin
+        )
+        with contextlib.ExitStack() as stack:
+            proc = stack.enter_context(
+                process(
+                    command,
+                    env={**env, "VIOIP_PROCESS_ROLE": "rooms" if split else "all"},
+                    log=work / "vioip.log",
+                )
+            )
+            pids = [server_pid(proc)]
+            if split:
+                http_proc = stack.enter_context(
+                    process(
+                        http_command,
+                        env={**env, "VIOIP_PROCESS_ROLE": "http"},
+                        log=work / "vioip-http.log",
+                    )
+                )
+                pids.append(server_pid(http_proc))
+            stack.enter_context(profiled(opts, server_pid(proc), f"vioip-{rooms}x{participants}"))
             wait_for_port(port, proc)
             warm_up(port)
+            if split:
+                wait_for_port(http_port, http_proc)
+                warm_up(http_port)
             config = base_config(opts, rooms, participants)
             config.update(
                 stack="vioip",
+                topology=opts.topology,
                 url_base=f"ws://127.0.0.1:{port}",
                 origin=f"http://127.0.0.1:{port}",
                 rooms=plan["rooms"],
-                server_pids=[server_pid(proc)],
+                server_pids=pids,
                 aux_pids=redis_pids,
             )
             if opts.rest_rate:
                 config["rest"] = {
-                    "url": f"http://127.0.0.1:{port}/api/me/sessions/",
+                    "url": f"http://127.0.0.1:{http_port}/api/me/sessions/",
                     "token": plan["rest_token"],
                     "rate": opts.rest_rate,
                     "at_fps": opts.rest_at_fps,
@@ -435,6 +463,12 @@ def parse(argv: list[str] | None = None) -> Options:
     parser.add_argument("--no-storm", action="store_true")
     parser.add_argument("--rest-rate", type=float, default=200)
     parser.add_argument("--rest-at-fps", type=int, default=2000)
+    parser.add_argument(
+        "--topology",
+        choices=("split", "single"),
+        default="split",
+        help="vioip as compose runs it (an HTTP worker and a room worker) or in one process",
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
     parser.add_argument("--keep", type=Path, default=None, help="copy server logs here")
     parser.add_argument(
@@ -459,6 +493,7 @@ def parse(argv: list[str] | None = None) -> Options:
         smoke=args.smoke,
         keep=args.keep,
         profile=args.profile,
+        topology=args.topology,
     )
     if args.smoke:
         # 10 messages/s: enough to exercise every path, little enough for a busy CI box.

@@ -122,3 +122,8 @@ def test_smoke_run_measures_vioip_rooms(tmp_path: Path, scratch_database: str) -
     outcome = results["sizes"][0]["stacks"]["vioip"]
     assert_every_message_arrived(outcome)
     assert outcome["presence_frames"] > 0
+    # As compose runs it: rooms on a room worker, the REST probe answered by an HTTP worker
+    # (a room worker answers only its health probes, so a 200 here is the HTTP worker's).
+    probes = [step["rest"] for step in outcome["steps"] if "rest" in step]
+    assert probes, "the REST probe did not run"
+    assert all(set(probe["statuses"]) == {"200"} for probe in probes), probes
