@@ -32,6 +32,7 @@ from sessions_app.rooms import (
     protocol,
     selectors,
     services,
+    threads,
     watchdog,
 )
 from sessions_app.rooms.models import ParticipantState
@@ -79,7 +80,7 @@ def _sweep_later(session_id: int, delay: float) -> None:
     async def sweep() -> None:
         await asyncio.sleep(delay)
         try:
-            await notify.room_db(services.room_sweep)(session_id=session_id)
+            await threads.room_db(services.room_sweep)(session_id=session_id)
         except Exception as exc:
             # One line, no traceback: tracebacks can carry frame locals with PHI.
             logger.error("room sweep failed session=%s error=%s", session_id, type(exc).__name__)
@@ -111,14 +112,14 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     @classmethod
     async def encode_json(cls, content: dict[str, Any]) -> str:
-        return notify.encode(content)
+        return protocol.encode(content)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch without its ``aclose_old_connections()`` before every
         message. That call hops to the process's one database thread for each frame a
         socket receives, so a message to a room of twenty queued twenty thread round trips
         behind the database work. Every database call here goes through
-        ``database_sync_to_async`` (``notify.room_db``), which closes stale connections
+        ``database_sync_to_async`` (``threads.room_db``), which closes stale connections
         around the call itself."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
@@ -133,7 +134,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         raw = (query.get("ticket") or [""])[0]
         # The audit context of every database call this connection's task makes: context
-        # variables set here reach the room threads (``notify.room_db`` copies the context).
+        # variables set here reach the room threads (``threads.room_db`` copies the context).
         self.client_address = client_address_for_scope(self.scope)
         self.request_id = uuid.uuid4().hex
         current_client_address.set(self.client_address)
@@ -144,16 +145,16 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             # This process is stopping: reconnect elsewhere (the ticket is not spent).
             await self.close(code=protocol.CLOSE_LAYER_RESET)
             return
-        bearer = await notify.room_db(services.ticket_redeem)(raw=raw, session_id=self.session_id)
-        if bearer is None or await notify.room_db(mfa_gate.token_enrollment_only)(
+        bearer = await threads.room_db(services.ticket_redeem)(raw=raw, session_id=self.session_id)
+        if bearer is None or await threads.room_db(mfa_gate.token_enrollment_only)(
             token_id=bearer.token_id
         ):
-            await notify.room_db(self._audit_bad_ticket)()
+            await threads.room_db(self._audit_bad_ticket)()
             await self.close(code=protocol.CLOSE_TICKET)
             return
         user = bearer.user
         try:
-            participant = await notify.room_db(services.room_enter)(
+            participant = await threads.room_db(services.room_enter)(
                 session_id=self.session_id, user=user, conn=self.channel_name
             )
         except services.Refused as refused:
@@ -177,7 +178,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         try:
             await fanout.join(self)
             await self.channel_layer.group_add(
-                notify.user_group(self.session_id, user.pk), self.channel_name
+                fanout.user_group(self.session_id, user.pk), self.channel_name
             )
             # Whatever ends this user's access (vioip.core.revocation) reaches this socket.
             await self.channel_layer.group_add(access_group(user.pk), self.channel_name)
@@ -237,7 +238,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         this socket's user somewhere. Re-check against the database; close if it is gone."""
         if not self.entered:
             return
-        code = await notify.room_db(selectors.socket_access)(
+        code = await threads.room_db(selectors.socket_access)(
             session_id=self.session_id, user_id=self.user.pk, token_id=self.token_id
         )
         if code is not None:
@@ -252,7 +253,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=code)
         try:
             with self._audit_context():
-                await notify.room_db(self._audit_access_ended)(code)
+                await threads.room_db(self._audit_access_ended)(code)
         except Exception as exc:
             logger.error(
                 "room access close not audited session=%s error=%s",
@@ -280,13 +281,13 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         try:
             await fanout.leave(self)
             await self.channel_layer.group_discard(
-                notify.user_group(self.session_id, self.user.pk), self.channel_name
+                fanout.user_group(self.session_id, self.user.pk), self.channel_name
             )
             await self.channel_layer.group_discard(access_group(self.user.pk), self.channel_name)
         except Exception as exc:
             # The layer may be down or just reset; leaving the room must still be recorded.
             logger.warning("room group discard failed error=%s", type(exc).__name__)
-        released = await notify.presence_call(services.socket_release)(
+        released = await threads.presence_call(services.socket_release)(
             session_id=self.session_id,
             user_id=self.user.pk,
             conn=self.channel_name,
@@ -294,7 +295,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             grace=not self.access_ended,
         )
         if released.leave_at is not None:
-            await notify.room_db(services.room_leave)(
+            await threads.room_db(services.room_leave)(
                 session_id=self.session_id, user_id=self.user.pk, left_at=released.leave_at
             )
         elif released.sweep_due:
@@ -316,7 +317,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=code)
 
     async def send_room_state(self) -> None:
-        frame = await notify.room_db(selectors.room_state)(
+        frame = await threads.room_db(selectors.room_state)(
             session_id=self.session_id, user=self.user
         )
         self.state = frame["me"]["state"]
@@ -333,7 +334,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             content = self._parse(text_data, bytes_data)
             frame_type = content["type"]
             if frame_type in STAFF_FRAMES and not self.is_staff:
-                await notify.room_db(services.moderation_refused)(
+                await threads.room_db(services.moderation_refused)(
                     actor=self.user, session_id=self.session_id, frame=frame_type
                 )
                 raise services.RoomError("forbidden", "Only the session's staff can do this.")
@@ -424,7 +425,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     async def frame_chat_send(self, content: dict[str, Any]) -> None:
         try:
-            sent = await notify.room_db(services.chat_send)(
+            sent = await threads.room_db(services.chat_send)(
                 session_id=self.session_id,
                 user=self.user,
                 token_id=self.token_id,
@@ -442,7 +443,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     async def frame_chat_history(self, content: dict[str, Any]) -> None:
         after_seq = content["after_seq"]
-        messages, has_more = await notify.room_db(selectors.chat_after)(
+        messages, has_more = await threads.room_db(selectors.chat_after)(
             session_id=self.session_id,
             after_seq=after_seq,
             user_id=self.user.pk,
@@ -457,17 +458,17 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def frame_hand_raise(self, content: dict[str, Any]) -> None:
-        await notify.room_db(services.hand_set)(
+        await threads.room_db(services.hand_set)(
             session_id=self.session_id, user=self.user, token_id=self.token_id, raised=True
         )
 
     async def frame_hand_lower(self, content: dict[str, Any]) -> None:
-        await notify.room_db(services.hand_set)(
+        await threads.room_db(services.hand_set)(
             session_id=self.session_id, user=self.user, token_id=self.token_id, raised=False
         )
 
     async def frame_waiting_admit(self, content: dict[str, Any]) -> None:
-        await notify.room_db(services.participant_admit)(
+        await threads.room_db(services.participant_admit)(
             session_id=self.session_id,
             actor=self.user,
             token_id=self.token_id,
@@ -475,7 +476,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def frame_participant_mute(self, content: dict[str, Any]) -> None:
-        await notify.room_db(services.participant_set_muted)(
+        await threads.room_db(services.participant_set_muted)(
             session_id=self.session_id,
             actor=self.user,
             token_id=self.token_id,
@@ -484,7 +485,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def frame_participant_unmute(self, content: dict[str, Any]) -> None:
-        await notify.room_db(services.participant_set_muted)(
+        await threads.room_db(services.participant_set_muted)(
             session_id=self.session_id,
             actor=self.user,
             token_id=self.token_id,
@@ -493,7 +494,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def frame_participant_remove(self, content: dict[str, Any]) -> None:
-        await notify.room_db(services.participant_remove)(
+        await threads.room_db(services.participant_remove)(
             session_id=self.session_id,
             actor=self.user,
             token_id=self.token_id,
@@ -501,7 +502,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def frame_participant_step_out(self, content: dict[str, Any]) -> None:
-        await notify.room_db(services.participant_step_out)(
+        await threads.room_db(services.participant_step_out)(
             session_id=self.session_id,
             actor=self.user,
             token_id=self.token_id,
@@ -509,17 +510,17 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def frame_room_lock(self, content: dict[str, Any]) -> None:
-        await notify.room_db(services.room_set_locked)(
+        await threads.room_db(services.room_set_locked)(
             session_id=self.session_id, actor=self.user, token_id=self.token_id, locked=True
         )
 
     async def frame_room_unlock(self, content: dict[str, Any]) -> None:
-        await notify.room_db(services.room_set_locked)(
+        await threads.room_db(services.room_set_locked)(
             session_id=self.session_id, actor=self.user, token_id=self.token_id, locked=False
         )
 
     async def frame_chat_delete(self, content: dict[str, Any]) -> None:
-        await notify.room_db(services.chat_delete)(
+        await threads.room_db(services.chat_delete)(
             session_id=self.session_id,
             actor=self.user,
             token_id=self.token_id,
@@ -527,7 +528,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def frame_session_end(self, content: dict[str, Any]) -> None:
-        await notify.room_db(services.session_end)(
+        await threads.room_db(services.session_end)(
             session_id=self.session_id, actor=self.user, token_id=self.token_id
         )
 

@@ -6,7 +6,7 @@ Before, every socket was in its room's group: an event of a room of twenty woke 
 consumer tasks, each through its own queue, and left each of them a fresh set of waiting
 objects (task, future, coroutine) that lived until the next event, so the cyclic
 collector's young generation held tens of thousands of them and its passes took tens of
-milliseconds (bench/NOTES.md). Per-person events (``notify.user_group``) still go to the
+milliseconds (bench/NOTES.md). Per-person events (``user_group``) still go to the
 socket's own channel.
 
 Order is kept: a room's events reach this process in one channel, in order, and are handed
@@ -22,10 +22,19 @@ from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 
-from sessions_app.rooms import notify
 from vioip.core.loops import PerLoop
 
 logger = logging.getLogger("vioip.rooms")
+
+
+def room_group(session_id: int) -> str:
+    """The layer group of a room's events (each process with a socket there is in it)."""
+    return f"room.{session_id}"
+
+
+def user_group(session_id: int, user_id: int) -> str:
+    """The layer group of one person's events in a room (their sockets are in it)."""
+    return f"room.{session_id}.u.{user_id}"
 
 
 class RoomSocket(Protocol):
@@ -54,7 +63,7 @@ class _Hub:
                 self.channel = str(await self.layer.new_channel("rooms."))
             sockets = self.rooms.get(socket.session_id)
             if sockets is None:
-                await self.layer.group_add(notify.room_group(socket.session_id), self.channel)
+                await self.layer.group_add(room_group(socket.session_id), self.channel)
                 sockets = self.rooms[socket.session_id] = {}
             sockets[socket.channel_name] = socket
             if self.task is None or self.task.done():
@@ -69,7 +78,7 @@ class _Hub:
                 return  # entered again meanwhile
             del self.rooms[socket.session_id]
             if self.channel is not None:
-                await self.layer.group_discard(notify.room_group(socket.session_id), self.channel)
+                await self.layer.group_discard(room_group(socket.session_id), self.channel)
 
     def reset(self) -> None:
         """The layer dropped every subscription of this process (see ``watchdog``)."""

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
-from sessions_app.rooms import collector, notify, services
+from sessions_app.rooms import collector, notify, services, threads
 from vioip.core.loops import PerLoop
 
 logger = logging.getLogger("vioip.rooms")
@@ -59,7 +59,7 @@ class _Beater:
     async def _beat(self, due: list[BeatingSocket]) -> None:
         live = [services.LiveSocket(s.session_id, s.user, s.channel_name, s.token_id) for s in due]
         try:
-            beats = await notify.room_db(services.rooms_heartbeat)(sockets=live)
+            beats = await threads.room_db(services.rooms_heartbeat)(sockets=live)
         except notify.BroadcastFailed as failed:
             beats = failed.result
         except Exception as exc:

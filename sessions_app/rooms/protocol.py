@@ -9,9 +9,12 @@ field or code added anywhere else is drift: add it here first.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
 
 from sessions_app.models import SessionKind, SessionStatus
 from sessions_app.rooms.models import ParticipantState
@@ -574,3 +577,10 @@ def checked_fields(frame_type: str, content: dict[str, Any]) -> dict[str, Any]:
             except FieldInvalid:
                 continue
     return values
+
+
+def encode(frame: dict[str, Any]) -> str:
+    """A frame as the text sent on the socket."""
+    # Text frames are UTF-8 on the wire: escaping non-ASCII would triple an emoji-heavy
+    # message (and a room.state carrying fifty of them) for nothing.
+    return json.dumps(frame, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)

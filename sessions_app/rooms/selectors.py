@@ -22,7 +22,7 @@ from sessions_app.rooms.models import (
     ParticipantState,
     Room,
 )
-from sessions_app.rooms.notify import encode
+from sessions_app.rooms.protocol import encode
 from sessions_app.selectors import session_for_user
 from vioip.accounts.models import AuthToken, Role, User
 from vioip.core.errors import NotVisible

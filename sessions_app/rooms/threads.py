@@ -1,0 +1,95 @@
+"""The threads a consumer's room calls run on: the room database threads (``room_db``)
+and the presence thread (``presence_call``)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from asgiref.sync import SyncToAsync
+from channels.db import DatabaseSyncToAsync
+from django.conf import settings
+from django.db import connections
+
+from sessions_app.rooms import notify
+
+T = TypeVar("T")
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _room_executor() -> ThreadPoolExecutor | None:
+    """The threads room calls run on: None for Django's one shared thread.
+
+    Most of a room call is waiting on PostgreSQL round trips; with several threads (each
+    with its own connection) one socket's call no longer waits behind every other
+    socket's. Row locks order the writes to a room, as they do between processes.
+    """
+    global _pool
+    threads = settings.ROOM_DB_THREADS
+    if threads <= 1:
+        return None
+    if _pool is None or _pool._max_workers != threads:
+        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="room-db")
+    return _pool
+
+
+_presence_pool: ThreadPoolExecutor | None = None
+
+
+def presence_call(fn: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """``fn`` (presence only: Redis or memory, never the database) on a thread of its
+    own, so it does not queue behind the room database calls."""
+    global _presence_pool
+    if _presence_pool is None:
+        _presence_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="room-presence")
+    return SyncToAsync(fn, thread_sensitive=False, executor=_presence_pool)
+
+
+class RoomDatabaseSyncToAsync(DatabaseSyncToAsync):
+    """``database_sync_to_async`` without a health check (``SELECT 1``) before every call.
+
+    Django checks a kept connection once per request, and Channels makes every call a
+    request: the check was one round trip in every room call, a quarter of a chat
+    message's database time. A room call still closes a connection that failed when it
+    ends, so after a database restart one call fails (answered with an error frame) and the
+    next reconnects.
+
+    The room threads are few and long-lived, so they keep their connections whatever
+    ``CONN_MAX_AGE`` says (it is for HTTP requests, each on a thread of its own under
+    ASGI): reconnecting on every room call cost ~24 ms a frame under load."""
+
+    def thread_handler(self, loop: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return SyncToAsync.thread_handler(self, loop, *args, **kwargs)
+        finally:
+            for conn in connections.all(initialized_only=True):
+                conn.close_at = None  # never obsolete on a room thread
+                conn.close_if_unusable_or_obsolete()
+                if conn.connection is not None:
+                    conn.health_check_done = True  # type: ignore[attr-defined]
+
+
+def room_db(fn: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """``database_sync_to_async(fn)`` for consumers: the room events ``fn`` commits are
+    published afterwards from the event loop (``notify``'s outbox). Raises
+    ``notify.BroadcastFailed`` (carrying the result) when they could not be."""
+
+    async def run(*args: Any, **kwargs: Any) -> T:
+        executor = _room_executor()
+        if executor is None:
+            call = RoomDatabaseSyncToAsync(fn)
+        else:
+            call = RoomDatabaseSyncToAsync(fn, thread_sensitive=False, executor=executor)
+        events: list[notify.Event] = []
+        try:
+            with notify.held(events):
+                result = await call(*args, **kwargs)
+        finally:
+            delivered = await notify.flush(events)
+        if not delivered:
+            raise notify.BroadcastFailed(result)
+        return result
+
+    return run
