@@ -22,15 +22,10 @@ from sessions_app.rooms.models import (
     ParticipantState,
     Room,
 )
-from sessions_app.rooms.protocol import encode
+from sessions_app.rooms.protocol import CLOSE_FORBIDDEN, CLOSE_TICKET, encode
 from sessions_app.selectors import session_for_user
 from vioip.accounts.models import AuthToken, Role, User
 from vioip.core.errors import NotVisible
-
-# Close codes of access (docs/realtime.md): the credential ended (or the ticket is bad),
-# and the relationship that let the person in ended (or never held).
-CLOSE_TICKET = 4401
-CLOSE_FORBIDDEN = 4403
 
 HISTORY_LIMIT = 500
 STATE_MESSAGES = 50
