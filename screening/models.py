@@ -287,7 +287,22 @@ class Consent(TimeStampedModel):
     patient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="part2_consents"
     )
-    discloser = models.CharField(max_length=200, help_text="The program permitted to disclose.")
+    # The program permitted to disclose (42 CFR 2.31(a)(2)): a reference, so a renamed
+    # cohort still discloses and two cohorts of one name are never confused. Null only on
+    # consents recorded before it existed whose name matched no single cohort of the
+    # patient's: such a consent permits no disclosure.
+    discloser_cohort = models.ForeignKey(
+        Cohort,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="part2_consents",
+        help_text="The cohort permitted to disclose.",
+    )
+    discloser = models.CharField(
+        max_length=200,
+        help_text="The discloser's name as written on the consent (the cohort's name at signing).",
+    )
     information = models.JSONField(help_text="Information classes covered.")
     recipient_name = EncryptedTextField()
     recipient_organization = EncryptedTextField(blank=True, default="")

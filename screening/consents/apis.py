@@ -59,6 +59,7 @@ class ConsentListCreateApi(ScreeningApi):
             expires_at_end_of_treatment=data["expires_at_end_of_treatment"],
             signed_at=data["signed_at"],
             signature_method=data["signature_method"],
+            discloser_cohort_id=data.get("discloser_cohort"),
         )
         return Response(_consent_read(request, consent.pk), status=status.HTTP_201_CREATED)
 

@@ -8,8 +8,10 @@ from typing import Any
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
-from groups.models import Enrollment, EnrollmentStatus
+from groups.models import Cohort, Enrollment, EnrollmentStatus
+from groups.selectors import staff_cohort_ids
 from screening.common import (
+    CLINICIAN_ROLES,
     READS,
     allowed_after_discharge,
     is_clinician_of_patient,
@@ -57,6 +59,26 @@ def consents_for_user(*, user: User, patient_id: Any = None) -> QuerySet[Consent
     """The consents ``user`` may list (optionally one patient's)."""
     qs = patient_records(user=user, model=Consent, object_type="consent", patient_id=patient_id)
     return qs.select_related("revocation", "patient")
+
+
+def discloser_cohort_for(*, user: User, patient_id: Any, cohort_id: Any) -> Cohort | None:
+    """The cohort ``cohort_id`` if a consent ``user`` records for the patient may name it
+    as the discloser: the patient is actively enrolled in it and ``user`` is a clinician of
+    its care team (a care-team role matching their current role). None otherwise, for a
+    missing cohort and a forbidden one alike."""
+    if not storable_id(cohort_id):
+        return None
+    enrollment = (
+        Enrollment.objects.filter(
+            patient_id=patient_id,
+            cohort_id=cohort_id,
+            status=EnrollmentStatus.ACTIVE,
+            cohort_id__in=staff_cohort_ids(user=user, roles=CLINICIAN_ROLES),
+        )
+        .select_related("cohort")
+        .first()
+    )
+    return enrollment.cohort if enrollment is not None else None
 
 
 def treatment_ended(*, patient_id: Any, on: dt.date) -> bool:

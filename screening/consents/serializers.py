@@ -32,6 +32,13 @@ class ConsentInput(serializers.Serializer):
     expires_at_end_of_treatment = serializers.BooleanField(default=False)
     signed_at = serializers.DateTimeField()
     signature_method = serializers.ChoiceField(choices=SignatureMethod.choices)
+    discloser_cohort = IdInput(
+        required=False,
+        allow_null=True,
+        help_text="The cohort permitted to disclose: one the patient is actively enrolled in "
+        "and whose care team you are a clinician of. By default, your care cohort for the "
+        "patient. Its name is written on the consent as the discloser.",
+    )
 
 
 class RevokeInput(serializers.Serializer):
@@ -51,7 +58,16 @@ class ConsentScopeOutput(serializers.Serializer):
     """What a consent allows: who discloses what to whom, why, until when."""
 
     consent = serializers.IntegerField()
-    discloser = serializers.CharField(help_text="The program (cohort) that discloses.")
+    discloser = serializers.CharField(
+        help_text="The program (cohort) that discloses, named as on the consent."
+    )
+    discloser_cohort = serializers.IntegerField(
+        allow_null=True,
+        required=False,
+        help_text="The id of the cohort whose clinicians disclose and whose records a package "
+        "holds. Null on an older consent whose discloser matched no single cohort of the "
+        "patient's: it permits no disclosure. Absent from packages made before it existed.",
+    )
     recipient = RecipientOutput()
     purpose = serializers.CharField()
     information = serializers.ListField(
@@ -70,6 +86,12 @@ class RevocationOutput(serializers.Serializer):
 
 class ConsentOutput(ConsentScopeOutput):
     id = serializers.IntegerField()
+    discloser_cohort = serializers.IntegerField(
+        allow_null=True,
+        help_text="The id of the cohort whose clinicians disclose and whose records a package "
+        "holds. Null on an older consent whose discloser matched no single cohort of the "
+        "patient's: it permits no disclosure.",
+    )
     patient = serializers.IntegerField()
     expires_on = serializers.DateField(allow_null=True)
     expires_at_end_of_treatment = serializers.BooleanField()

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from screening.common import CLOCK_SKEW, care_cohort_for, patient_for_user
-from screening.consents.selectors import consent_for_user
+from screening.consents.selectors import consent_for_user, discloser_cohort_for
 from screening.models import (
     Consent,
     ConsentRevocation,
@@ -23,6 +23,7 @@ from vioip.audit.models import Action
 from vioip.core.errors import Conflict
 
 
+@transaction.atomic
 def consent_create(
     *,
     actor: User,
@@ -34,8 +35,13 @@ def consent_create(
     expires_at_end_of_treatment: bool,
     signed_at: dt.datetime,
     signature_method: str,
-    discloser: str = "",
+    discloser_cohort_id: Any = None,
 ) -> Consent:
+    """Record a patient's signed consent, by a clinician of the patient's care team with an
+    active enrollment. The discloser is a cohort in which the patient is actively enrolled
+    and of whose care team ``actor`` is a clinician (``discloser_cohort_id``; by default
+    the care cohort the record is made in); its name is kept as written on the consent.
+    Audited as a creation."""
     patient_for_user(user=actor, patient_id=patient_id, attempted="consent", object_type="consent")
     errors: dict[str, list[str]] = {}
     if not information:
@@ -52,31 +58,41 @@ def consent_create(
         errors["signed_at"] = ["A consent cannot be signed in the future."]
     if expires_on is not None and expires_on < signed_at.date():
         errors["expires_on"] = ["The consent would expire before it was signed."]
-    if errors:
+    cohort = (
+        care_cohort_for(user=actor, patient_id=patient_id)
+        if discloser_cohort_id is None
+        else discloser_cohort_for(user=actor, patient_id=patient_id, cohort_id=discloser_cohort_id)
+    )
+    if cohort is None:
+        errors["discloser_cohort"] = [
+            "Name a cohort the patient is actively enrolled in and whose care team you are a "
+            "clinician of."
+        ]
+    if errors or cohort is None:
         raise ValidationError(errors)
-    cohort = care_cohort_for(user=actor, patient_id=patient_id)
-    with transaction.atomic():
-        consent = Consent.objects.create(
-            patient_id=patient_id,
-            discloser=discloser or cohort.name,
-            information=sorted(set(information)),
-            recipient_name=recipient["name"].strip(),
-            recipient_organization=(recipient.get("organization") or "").strip(),
-            recipient_address=(recipient.get("address") or "").strip(),
-            purpose=purpose.strip(),
-            expires_on=expires_on,
-            expires_at_end_of_treatment=expires_at_end_of_treatment,
-            signed_at=signed_at,
-            signature_method=signature_method,
-            recorded_by=actor,
-        )
-        audit.record(
-            action=Action.CREATE,
-            actor=actor,
-            object_type="consent",
-            object_id=consent.pk,
-            patient=patient_id,
-        )
+    consent = Consent.objects.create(
+        patient_id=patient_id,
+        discloser_cohort=cohort,
+        # The name as written on the consent: later renames do not rewrite what was signed.
+        discloser=cohort.name,
+        information=sorted(set(information)),
+        recipient_name=recipient["name"].strip(),
+        recipient_organization=(recipient.get("organization") or "").strip(),
+        recipient_address=(recipient.get("address") or "").strip(),
+        purpose=purpose.strip(),
+        expires_on=expires_on,
+        expires_at_end_of_treatment=expires_at_end_of_treatment,
+        signed_at=signed_at,
+        signature_method=signature_method,
+        recorded_by=actor,
+    )
+    audit.record(
+        action=Action.CREATE,
+        actor=actor,
+        object_type="consent",
+        object_id=consent.pk,
+        patient=patient_id,
+    )
     return consent
 
 
@@ -115,6 +131,7 @@ def consent_scope(consent: Consent) -> dict[str, Any]:
     return {
         "consent": consent.pk,
         "discloser": consent.discloser,
+        "discloser_cohort": consent.discloser_cohort_id,
         "recipient": {
             "name": consent.recipient_name,
             "organization": consent.recipient_organization,

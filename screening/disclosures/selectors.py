@@ -122,17 +122,13 @@ def disclosable_enrollments(
 
 
 def discloser_cohort_ids(consent: Consent) -> list[Any]:
-    """The cohorts whose records are the discloser's: today the one cohort the consent
-    names (``Consent.discloser`` holds its name, matched among the patient's
-    enrollments). A program above cohorts would answer several. An ambiguous or unknown
-    name answers the matches as found; the caller refuses anything but exactly one."""
-    return sorted(
-        set(
-            Enrollment.objects.filter(
-                patient_id=consent.patient_id, cohort__name=consent.discloser
-            ).values_list("cohort_id", flat=True)
-        )
-    )
+    """The cohorts whose records are the discloser's, and whose clinicians disclose under
+    the consent. Today the one cohort the consent names (``Consent.discloser_cohort``, a
+    reference: a rename changes nothing, and two cohorts of one name are never confused).
+    A list, because a program above cohorts would answer several. A consent whose discloser
+    was never resolved (an older row the migration could not match) answers []: the
+    caller refuses, so it permits no disclosure."""
+    return [] if consent.discloser_cohort_id is None else [consent.discloser_cohort_id]
 
 
 def is_discloser_staff(*, user: User, consent: Consent, cohort_ids: Iterable[Any]) -> bool:

@@ -176,13 +176,13 @@ def disclosure_create(
     if period_to < period_from:
         raise ValidationError({"to": ["The period ends before it starts."]})
     cohort_ids = discloser_cohort_ids(consent)
-    if len(cohort_ids) != 1:
-        # Fail closed: a discloser that names no cohort of the patient's, or several.
+    if not cohort_ids:
+        # Fail closed: an older consent whose discloser could not be resolved to a cohort.
         raise _refuse(
             actor=actor,
             consent=consent,
             code="discloser_unknown",
-            detail="The consent's discloser names no single program of the patient's.",
+            detail="The consent's discloser names no program of the patient's.",
         )
     if not is_discloser_staff(user=actor, consent=consent, cohort_ids=cohort_ids):
         raise _refuse(

@@ -137,8 +137,8 @@ def test_a_consent_naming_no_program_of_the_patients_discloses_nothing(
     from screening.models import Consent
 
     consent = _consent(clin, cast)
-    # A discloser nobody can resolve (a rename, a typo): fail closed.
-    Consent.objects.filter(pk=consent["id"]).update(discloser="Some Other Program")
+    # An older consent whose discloser name the migration could not resolve: fail closed.
+    Consent.objects.filter(pk=consent["id"]).update(discloser_cohort=None)
 
     response = _disclose(clin, consent)
 
