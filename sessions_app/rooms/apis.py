@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sessions_app.models import PATIENT_KINDS, Session
-from sessions_app.rooms import selectors, services
+from sessions_app.rooms import selectors, services, tickets
 from sessions_app.rooms.models import ChatMessage
 from sessions_app.selectors import session_for_user
 from vioip.accounts.models import AuthToken, Role, User
@@ -44,7 +44,7 @@ class TicketApi(APIView):
         if not isinstance(token, AuthToken):
             # A ticket is bound to the bearer token that asks for it; nothing else has one.
             raise NotAuthenticated
-        issued = services.ticket_issue(
+        issued = tickets.ticket_issue(
             user=request.user,  # type: ignore[arg-type]
             session=session,
             token=token,

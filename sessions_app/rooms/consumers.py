@@ -33,6 +33,7 @@ from sessions_app.rooms import (
     selectors,
     services,
     threads,
+    tickets,
     watchdog,
 )
 from sessions_app.rooms.models import ParticipantState
@@ -145,7 +146,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             # This process is stopping: reconnect elsewhere (the ticket is not spent).
             await self.close(code=protocol.CLOSE_LAYER_RESET)
             return
-        bearer = await threads.room_db(services.ticket_redeem)(raw=raw, session_id=self.session_id)
+        bearer = await threads.room_db(tickets.ticket_redeem)(raw=raw, session_id=self.session_id)
         if bearer is None or await threads.room_db(mfa_gate.token_enrollment_only)(
             token_id=bearer.token_id
         ):

@@ -1,4 +1,4 @@
-"""Room writes: tickets, entry and leaving, chat, moderation, attendance.
+"""Room writes: entry and leaving, chat, moderation, attendance.
 
 Every function that changes a room locks the room's row first, so processes on every
 host see one order of events; side effects go out through ``notify`` after commit.
@@ -7,7 +7,6 @@ host see one order of events; side effects go out through ``notify`` after commi
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +26,6 @@ from sessions_app.rooms.models import (
     Participant,
     ParticipantState,
     Room,
-    RoomTicket,
 )
 from sessions_app.rooms.protocol import CHAT_TEXT_MAX_CHARS as MAX_TEXT
 from sessions_app.rooms.protocol import CLOSE_ENDED as CLOSE_ENDED
@@ -44,8 +42,7 @@ from sessions_app.rooms.selectors import (
     room_flags,
     sockets_access,
 )
-from vioip.accounts.models import AuthToken, Role, User
-from vioip.accounts.tokens import digest
+from vioip.accounts.models import Role, User
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
 
@@ -68,74 +65,6 @@ class RoomError(Exception):
 
 def _at(timestamp: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC)
-
-
-# --- Tickets -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IssuedTicket:
-    raw: str
-    expires_in: int
-
-
-@transaction.atomic
-def ticket_issue(*, user: User, session: Session, token: AuthToken) -> IssuedTicket:
-    """A one-time ticket for ``user`` to open a socket on ``session``'s room, bound to the
-    bearer ``token`` that asked for it: the socket lives only as long as that token. The
-    caller has already checked the session is visible to the user; entry rules apply at
-    connect."""
-    if token.user_id != user.pk:
-        raise ValueError("the token is not the user's")
-    raw = secrets.token_urlsafe(32)  # 256 random bits
-    now = timezone.now()
-    RoomTicket.objects.create(
-        digest=digest(raw),
-        user=user,
-        token=token,
-        session=session,
-        created_at=now,
-        expires_at=now + dt.timedelta(seconds=settings.ROOM_TICKET_SECONDS),
-    )
-    # Spent and expired tickets are useless; dropping them keeps the table small.
-    RoomTicket.objects.filter(user=user, expires_at__lt=now - dt.timedelta(hours=1)).delete()
-    return IssuedTicket(raw=raw, expires_in=settings.ROOM_TICKET_SECONDS)
-
-
-@dataclass(frozen=True)
-class Bearer:
-    """Who a redeemed ticket lets in, and the bearer token their socket lives on."""
-
-    user: User
-    token_id: int
-
-
-def ticket_redeem(*, raw: str, session_id: int) -> Bearer | None:
-    """The ticket's user and token, once: a used, expired, unknown or other-session
-    ticket is None, as is one whose user is inactive or whose token is revoked or past
-    its absolute expiry. Presenting a ticket spends it whatever the outcome.
-
-    Two statements and no transaction: the conditional UPDATE spends the ticket
-    atomically, so of two sockets presenting it only one gets a row."""
-    if not raw or len(raw) > 256:
-        return None
-    now = timezone.now()
-    key = digest(raw)
-    if not RoomTicket.objects.filter(digest=key, used_at__isnull=True).update(used_at=now):
-        return None
-    ticket = RoomTicket.objects.select_related("user", "token").get(digest=key)
-    if ticket.expires_at <= now or ticket.session_id != session_id:
-        return None
-    token = ticket.token
-    if (
-        not ticket.user.is_active
-        or token is None
-        or token.user_id != ticket.user_id
-        or token.revoked_at is not None
-        or token.expires_at <= now
-    ):
-        return None
-    return Bearer(user=ticket.user, token_id=token.pk)
 
 
 # --- Entry and presence --------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from sessions_app.rooms import services as room_services
+from sessions_app.rooms import tickets as room_tickets
 from tests.accounts.mfa_helpers import STAFF, code_at, login
 from tests.factories import UserFactory
 from tests.rooms.conftest import open_socket
@@ -143,7 +143,7 @@ async def test_a_ticket_bound_to_an_enrolment_only_token_opens_no_socket(cast, l
             expires_at=live_session.ends_at,
             mfa_enrollment_only=True,
         )
-        return room_services.ticket_issue(
+        return room_tickets.ticket_issue(
             user=cast.facilitator, session=live_session, token=token
         ).raw
 

@@ -100,10 +100,10 @@ class LiveRoom:
     facilitator: Any
 
     def ticket(self, user: Any) -> str:
-        from sessions_app.rooms import services
+        from sessions_app.rooms import tickets
         from vioip.accounts.tokens import token_issue
 
-        return services.ticket_issue(
+        return tickets.ticket_issue(
             user=user, session=self.session, token=token_issue(user=user).token
         ).raw
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import websockets
 
-from sessions_app.rooms import consumers, services, watchdog
+from sessions_app.rooms import consumers, services, tickets, watchdog
 from tests.rooms.servers import Daphne, daphne_env, free_port
 from vioip.accounts.tokens import token_issue
 
@@ -44,7 +44,7 @@ def daphne(tmp_path: Path, transactional_db: Any) -> Iterator[Daphne]:
 def test_twenty_bad_frames_close_with_the_policy_code_on_daphne(
     daphne: Daphne, cast: Any, live_session: Any
 ):
-    ticket = services.ticket_issue(
+    ticket = tickets.ticket_issue(
         user=cast.facilitator, session=live_session, token=token_issue(user=cast.facilitator).token
     ).raw
     url = f"ws://127.0.0.1:{daphne.port}/ws/sessions/{live_session.pk}/?ticket={ticket}"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import websockets
 
-from sessions_app.rooms import drain, services, watchdog
+from sessions_app.rooms import drain, tickets, watchdog
 from sessions_app.rooms.protocol import CLOSE_LAYER_RESET
 from tests.rooms.conftest import open_socket
 from tests.rooms.servers import Daphne, daphne_env, free_port
@@ -39,7 +39,7 @@ def daphne(tmp_path: Path, transactional_db: Any) -> Iterator[Daphne]:
 def test_sigterm_closes_the_sockets_with_4012_then_the_worker_exits(
     daphne: Daphne, cast: Any, live_session: Any
 ):
-    ticket = services.ticket_issue(
+    ticket = tickets.ticket_issue(
         user=cast.facilitator, session=live_session, token=token_issue(user=cast.facilitator).token
     ).raw
     url = f"ws://127.0.0.1:{daphne.port}/ws/sessions/{live_session.pk}/?ticket={ticket}"

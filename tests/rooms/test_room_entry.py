@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from sessions_app.models import SessionStatus
-from sessions_app.rooms import services
+from sessions_app.rooms import tickets
 from sessions_app.rooms.models import RoomTicket
 from tests.factories import SessionFactory
 from tests.rooms.conftest import open_socket
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _ticket(user: Any, session: Any) -> Any:
     """A ticket issued directly (bound to a fresh token of ``user``), for users the API
     would refuse one."""
-    return services.ticket_issue(user=user, session=session, token=token_issue(user=user).token)
+    return tickets.ticket_issue(user=user, session=session, token=token_issue(user=user).token)
 
 
 def _room_events(action: str) -> list[AuditEvent]:

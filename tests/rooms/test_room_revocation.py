@@ -22,7 +22,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from groups.models import CareTeamMember, Enrollment, EnrollmentStatus
-from sessions_app.rooms import services
+from sessions_app.rooms import tickets
 from sessions_app.rooms.models import ChatMessage, Room
 from tests.rooms.conftest import Socket, open_socket
 from vioip.accounts.models import AuthToken
@@ -230,7 +230,7 @@ async def test_access_ending_closes_the_open_socket_within_five_seconds(
     if path.code == 4403:
         # Even a ticket made without the API (bound to a live token) does not get in.
         issued = await sync_to_async(
-            lambda: services.ticket_issue(
+            lambda: tickets.ticket_issue(
                 user=type(subject).objects.get(pk=subject.pk),
                 session=room,
                 token=token_issue(user=subject).token,
