@@ -28,11 +28,7 @@ from sessions_app.rooms.models import (
     Room,
 )
 from sessions_app.rooms.protocol import CHAT_TEXT_MAX_CHARS as MAX_TEXT
-from sessions_app.rooms.protocol import CLOSE_ENDED as CLOSE_ENDED
-from sessions_app.rooms.protocol import CLOSE_FORBIDDEN as CLOSE_FORBIDDEN
-from sessions_app.rooms.protocol import CLOSE_LOCKED as CLOSE_LOCKED
-from sessions_app.rooms.protocol import CLOSE_TICKET as CLOSE_TICKET
-from sessions_app.rooms.selectors import AccessEnded as AccessEnded
+from sessions_app.rooms.protocol import CLOSE_ENDED, CLOSE_FORBIDDEN, CLOSE_LOCKED
 from sessions_app.rooms.selectors import (
     SocketKey,
     access_granted,

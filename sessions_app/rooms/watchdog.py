@@ -22,7 +22,6 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from sessions_app.rooms import fanout
-from sessions_app.rooms.protocol import CLOSE_LAYER_RESET as CLOSE_LAYER_RESET
 
 logger = logging.getLogger("vioip.rooms")
 

@@ -131,7 +131,7 @@ def test_random_frames_get_documented_answers_and_store_nothing_invalid(
     make_room: Callable[[int], Any],
 ) -> None:
     from sessions_app.rooms.models import ChatMessage
-    from sessions_app.rooms.services import MAX_TEXT
+    from sessions_app.rooms.protocol import CHAT_TEXT_MAX_CHARS as MAX_TEXT
 
     room = make_room(1)
     patient = room.patients[0]

@@ -11,21 +11,21 @@ from typing import Any
 import pytest
 import websockets
 
-from sessions_app.rooms import consumers, services, tickets, watchdog
+from sessions_app.rooms import consumers, protocol, tickets
 from tests.rooms.servers import Daphne, daphne_env, free_port
 from vioip.accounts.tokens import token_issue
 
 
 def test_every_room_close_code_is_one_daphne_can_send():
     codes = {
-        services.CLOSE_TICKET,
-        services.CLOSE_FORBIDDEN,
-        services.CLOSE_ENDED,
-        services.CLOSE_LOCKED,
+        protocol.CLOSE_TICKET,
+        protocol.CLOSE_FORBIDDEN,
+        protocol.CLOSE_ENDED,
+        protocol.CLOSE_LOCKED,
         consumers.CLOSE_POLICY,
         consumers.CLOSE_TRY_LATER,
         consumers.CLOSE_TOO_SLOW,
-        watchdog.CLOSE_LAYER_RESET,
+        protocol.CLOSE_LAYER_RESET,
     }
     assert all(code == 1000 or 3000 <= code <= 4999 for code in codes), codes
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from sessions_app.rooms import consumers, services, watchdog
+from sessions_app.rooms import consumers, protocol
 
 DOC = Path(settings.BASE_DIR) / "docs" / "realtime.md"
 
@@ -42,14 +42,14 @@ def test_every_server_frame_is_documented():
 def test_every_close_code_is_documented():
     table = _section("Close codes")
     for code in (
-        services.CLOSE_TICKET,
-        services.CLOSE_FORBIDDEN,
-        services.CLOSE_ENDED,
-        services.CLOSE_LOCKED,
+        protocol.CLOSE_TICKET,
+        protocol.CLOSE_FORBIDDEN,
+        protocol.CLOSE_ENDED,
+        protocol.CLOSE_LOCKED,
         consumers.CLOSE_POLICY,
         consumers.CLOSE_TRY_LATER,
         consumers.CLOSE_TOO_SLOW,
-        watchdog.CLOSE_LAYER_RESET,
+        protocol.CLOSE_LAYER_RESET,
     ):
         assert f"`{code}`" in table
 

@@ -10,7 +10,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from sessions_app.rooms.models import Participant
-from sessions_app.rooms.services import CLOSE_ENDED, CLOSE_FORBIDDEN
+from sessions_app.rooms.protocol import CLOSE_ENDED, CLOSE_FORBIDDEN
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
