@@ -338,13 +338,13 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
                 await threads.room_db(services.moderation_refused)(
                     actor=self.user, session_id=self.session_id, frame=frame_type
                 )
-                raise services.RoomError("forbidden", "Only the session's staff can do this.")
+                raise protocol.RoomError("forbidden", "Only the session's staff can do this.")
             if (
                 not self.is_staff
                 and self.state != ParticipantState.ADMITTED
                 and frame_type not in WAITING_FRAMES
             ):
-                raise services.RoomError("not_admitted", "Wait until a facilitator admits you.")
+                raise protocol.RoomError("not_admitted", "Wait until a facilitator admits you.")
             handler: Callable[[dict[str, Any]], Awaitable[None]] = getattr(
                 self, "frame_" + CLIENT_FRAMES[frame_type]
             )
@@ -360,7 +360,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self._close_for_access(ended.close_code)
         except BadFrame as bad:
             await self._bad_frame(bad, text_data)
-        except services.RoomError as refused:
+        except protocol.RoomError as refused:
             await self.send_error(refused.code, refused.detail, content_ref(text_data))
         except Exception as exc:
             # The socket stays up; the log gets a reference, never the frame or a traceback.

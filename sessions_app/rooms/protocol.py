@@ -183,6 +183,16 @@ ERROR_CODES: dict[str, ErrorCode] = {
     )
 }
 
+
+class RoomError(Exception):
+    """A frame that is refused: answered with an ``error`` frame, nothing changes."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
 # --- Fields -------------------------------------------------------------------------------
 
 

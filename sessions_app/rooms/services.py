@@ -13,27 +13,25 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from groups.selectors import is_active_patient, is_cohort_staff
 from sessions_app.models import PATIENT_KINDS, Session, SessionStatus
 from sessions_app.rooms import notify, presence
-from sessions_app.rooms.models import (
-    AttendanceSegment,
-    ChatMessage,
-    Participant,
-    ParticipantState,
-    Room,
-)
+from sessions_app.rooms.models import ChatMessage, Participant, ParticipantState
 from sessions_app.rooms.protocol import CHAT_TEXT_MAX_CHARS as MAX_TEXT
-from sessions_app.rooms.protocol import CLOSE_ENDED, CLOSE_FORBIDDEN, CLOSE_LOCKED
+from sessions_app.rooms.protocol import CLOSE_ENDED, CLOSE_FORBIDDEN, CLOSE_LOCKED, RoomError
+from sessions_app.rooms.rows import (
+    close_segments,
+    open_segment,
+    participant_for_update,
+    room_for_update,
+    visible_record,
+)
 from sessions_app.rooms.selectors import (
     SocketKey,
     access_granted,
     message_record,
-    participant_record,
     require_access,
     room_flags,
     sockets_access,
@@ -50,32 +48,8 @@ class Refused(Exception):
         self.reason = reason
 
 
-class RoomError(Exception):
-    """A frame that is refused: answered with an ``error`` frame, nothing changes."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-
-
 def _at(timestamp: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC)
-
-
-# --- Entry and presence --------------------------------------------------------------------
-
-
-def _room_for_update(session: Session) -> Room:
-    room = Room.objects.select_for_update().filter(pk=session.pk).first()
-    if room is not None:
-        return room
-    try:
-        with transaction.atomic():
-            Room.objects.create(session=session, waiting_room=session.waiting_room)
-    except IntegrityError:
-        pass  # created by another process first
-    return Room.objects.select_for_update().get(pk=session.pk)
 
 
 def _check_entry(*, user: User, session: Session) -> bool:
@@ -98,36 +72,6 @@ def _check_entry(*, user: User, session: Session) -> bool:
     return staff
 
 
-def _open_segment(*, session_id: int, user_id: int, at: dt.datetime) -> None:
-    if not AttendanceSegment.objects.filter(
-        session_id=session_id, user_id=user_id, left_at__isnull=True
-    ).exists():
-        AttendanceSegment.objects.create(session_id=session_id, user_id=user_id, joined_at=at)
-
-
-def _close_segments(*, session_id: int, at: dt.datetime, user_id: int | None = None) -> None:
-    open_segments = AttendanceSegment.objects.filter(session_id=session_id, left_at__isnull=True)
-    if user_id is not None:
-        open_segments = open_segments.filter(user_id=user_id)
-    open_segments.update(left_at=Greatest(F("joined_at"), Value(at)))
-
-
-def _visible_record(participant: Participant) -> dict[str, Any] | None:
-    """The participant as the room sees them: None when not in the room."""
-    if not participant.online or participant.removed:
-        return None
-    return participant_record(participant)
-
-
-def _participant_for_update(*, session_id: int, user_id: int) -> Participant | None:
-    return (
-        Participant.objects.select_for_update()
-        .select_related("user")
-        .filter(session_id=session_id, user_id=user_id)
-        .first()
-    )
-
-
 def room_enter(*, session_id: int, user: User, conn: str) -> Participant:
     """Admit a socket of ``user`` to the room, or raise ``Refused`` with a close code.
 
@@ -141,7 +85,7 @@ def room_enter(*, session_id: int, user: User, conn: str) -> Participant:
     if presence.store().has_expired(session_id, presence.now()):
         room_sweep(session_id=session_id)
     try:
-        participant = _enter(session_id=session_id, user=user, conn=conn)
+        participant = enter(session_id=session_id, user=user, conn=conn)
     except Refused as refused:
         audit.record(
             action=Action.ROOM_DENIED,
@@ -165,13 +109,13 @@ def room_enter(*, session_id: int, user: User, conn: str) -> Participant:
 
 
 @transaction.atomic
-def _enter(*, session_id: int, user: User, conn: str) -> Participant:
+def enter(*, session_id: int, user: User, conn: str) -> Participant:
     session = Session.objects.filter(pk=session_id).first()
     if session is None:
         raise Refused(CLOSE_FORBIDDEN, "not_a_member")
     is_staff = _check_entry(user=user, session=session)
-    room = _room_for_update(session)
-    participant = _participant_for_update(session_id=session_id, user_id=user.pk)
+    room = room_for_update(session)
+    participant = participant_for_update(session_id=session_id, user_id=user.pk)
     if participant is None:
         participant = Participant.objects.create(
             session=session, user=user, is_staff=is_staff, state=ParticipantState.WAITING
@@ -181,7 +125,7 @@ def _enter(*, session_id: int, user: User, conn: str) -> Participant:
     if room.locked and not is_staff and participant.state != ParticipantState.ADMITTED:
         raise Refused(CLOSE_LOCKED, "room_locked")
 
-    before = _visible_record(participant)
+    before = visible_record(participant)
     participant.is_staff = is_staff
     if is_staff or not room.waiting_room:
         participant.state = ParticipantState.ADMITTED
@@ -195,8 +139,8 @@ def _enter(*, session_id: int, user: User, conn: str) -> Participant:
     participant.online = True
     participant.save(update_fields=["is_staff", "state", "online", "updated_at"])
     if participant.state == ParticipantState.ADMITTED:
-        _open_segment(session_id=session_id, user_id=user.pk, at=timezone.now())
-    notify.notify_presence(session_id=session_id, before=before, after=_visible_record(participant))
+        open_segment(session_id=session_id, user_id=user.pk, at=timezone.now())
+    notify.notify_presence(session_id=session_id, before=before, after=visible_record(participant))
     return participant
 
 
@@ -207,18 +151,18 @@ def room_leave(*, session_id: int, user_id: int, left_at: dt.datetime) -> bool:
     session = Session.objects.filter(pk=session_id).first()
     if session is None:
         return False
-    _room_for_update(session)
-    participant = _participant_for_update(session_id=session_id, user_id=user_id)
+    room_for_update(session)
+    participant = participant_for_update(session_id=session_id, user_id=user_id)
     if participant is None or not participant.online:
         return False
     # Checked under the room lock: a socket that entered meanwhile keeps them present.
     if user_id in presence.live_user_ids(session_id):
         return False
-    before = _visible_record(participant)
+    before = visible_record(participant)
     participant.online = False
     participant.hand_raised = False
     participant.save(update_fields=["online", "hand_raised", "updated_at"])
-    _close_segments(session_id=session_id, user_id=user_id, at=left_at)
+    close_segments(session_id=session_id, user_id=user_id, at=left_at)
     notify.notify_presence(session_id=session_id, before=before, after=None)
     audit.record(
         action=Action.ROOM_LEAVE,
@@ -369,7 +313,7 @@ def rooms_heartbeat(*, sockets: list[LiveSocket]) -> dict[str, Heartbeat]:
         elif not online:
             # Swept while alive (a stalled process): come back in.
             try:
-                participant = _enter(
+                participant = enter(
                     session_id=socket.session_id, user=socket.user, conn=socket.conn
                 )
                 beats[socket.conn] = Heartbeat(participant.state, None)
@@ -380,11 +324,8 @@ def rooms_heartbeat(*, sockets: list[LiveSocket]) -> dict[str, Heartbeat]:
     return beats
 
 
-# --- Chat ----------------------------------------------------------------------------------
-
-
 def _admitted_participant(*, session_id: int, user: User) -> Participant:
-    participant = _participant_for_update(session_id=session_id, user_id=user.pk)
+    participant = participant_for_update(session_id=session_id, user_id=user.pk)
     if participant is None or participant.removed or not participant.online:
         raise RoomError("forbidden", "You are not in this room.")
     if participant.state != ParticipantState.ADMITTED:
@@ -564,9 +505,6 @@ def _chat_store(
     return _chat_stored_now(message)
 
 
-# --- Moderation ----------------------------------------------------------------------------
-
-
 def _staff_session(*, session_id: int, actor: User, token_id: int | None) -> Session:
     """The session, for a moderation frame of a socket whose access holds now
     (``AccessEnded`` otherwise) and who is on the session's care team."""
@@ -600,7 +538,7 @@ def moderation_refused(*, actor: User, session_id: int, frame: str) -> None:
 
 
 def _target(*, session_id: int, user_id: int, patients_only: bool = True) -> Participant:
-    participant = _participant_for_update(session_id=session_id, user_id=user_id)
+    participant = participant_for_update(session_id=session_id, user_id=user_id)
     if participant is None or participant.removed:
         raise RoomError("not_found", "No such participant in this room.")
     if patients_only and participant.is_staff:
@@ -611,16 +549,16 @@ def _target(*, session_id: int, user_id: int, patients_only: bool = True) -> Par
 @transaction.atomic
 def participant_admit(*, session_id: int, actor: User, token_id: int | None, user_id: int) -> None:
     session = _staff_session(session_id=session_id, actor=actor, token_id=token_id)
-    _room_for_update(session)
+    room_for_update(session)
     target = _target(session_id=session_id, user_id=user_id)
     if target.state == ParticipantState.ADMITTED:
         return
-    before = _visible_record(target)
+    before = visible_record(target)
     target.state = ParticipantState.ADMITTED
     target.save(update_fields=["state", "updated_at"])
     if target.online:
-        _open_segment(session_id=session_id, user_id=user_id, at=timezone.now())
-    notify.notify_presence(session_id=session_id, before=before, after=_visible_record(target))
+        open_segment(session_id=session_id, user_id=user_id, at=timezone.now())
+    notify.notify_presence(session_id=session_id, before=before, after=visible_record(target))
     notify.notify_control(session_id=session_id, user_id=user_id, action="refresh")
     _audit_moderation(actor=actor, session_id=session_id, frame="waiting.admit", target=target.user)
 
@@ -635,15 +573,15 @@ def participant_step_out(
     when the patient is admitted again and closes if they leave meanwhile. (Time in the
     waiting room before a first admission is never attendance.)"""
     session = _staff_session(session_id=session_id, actor=actor, token_id=token_id)
-    _room_for_update(session)
+    room_for_update(session)
     target = _target(session_id=session_id, user_id=user_id)
     if target.state == ParticipantState.WAITING:
         return
-    before = _visible_record(target)
+    before = visible_record(target)
     target.state = ParticipantState.WAITING
     target.hand_raised = False
     target.save(update_fields=["state", "hand_raised", "updated_at"])
-    notify.notify_presence(session_id=session_id, before=before, after=_visible_record(target))
+    notify.notify_presence(session_id=session_id, before=before, after=visible_record(target))
     notify.notify_control(session_id=session_id, user_id=user_id, action="refresh")
     _audit_moderation(
         actor=actor, session_id=session_id, frame="participant.step_out", target=target.user
@@ -655,14 +593,14 @@ def participant_set_muted(
     *, session_id: int, actor: User, token_id: int | None, user_id: int, muted: bool
 ) -> None:
     session = _staff_session(session_id=session_id, actor=actor, token_id=token_id)
-    _room_for_update(session)
+    room_for_update(session)
     target = _target(session_id=session_id, user_id=user_id)
     if target.muted == muted:
         return
-    before = _visible_record(target)
+    before = visible_record(target)
     target.muted = muted
     target.save(update_fields=["muted", "updated_at"])
-    notify.notify_presence(session_id=session_id, before=before, after=_visible_record(target))
+    notify.notify_presence(session_id=session_id, before=before, after=visible_record(target))
     frame = "participant.mute" if muted else "participant.unmute"
     _audit_moderation(actor=actor, session_id=session_id, frame=frame, target=target.user)
 
@@ -671,9 +609,9 @@ def participant_set_muted(
 def participant_remove(*, session_id: int, actor: User, token_id: int | None, user_id: int) -> None:
     """Close every socket of the person (on every process) and bar them from the session."""
     session = _staff_session(session_id=session_id, actor=actor, token_id=token_id)
-    _room_for_update(session)
+    room_for_update(session)
     target = _target(session_id=session_id, user_id=user_id)
-    before = _visible_record(target)
+    before = visible_record(target)
     now = timezone.now()
     target.removed = True
     target.removed_at = now
@@ -683,7 +621,7 @@ def participant_remove(*, session_id: int, actor: User, token_id: int | None, us
     target.save(
         update_fields=["removed", "removed_at", "removed_by", "online", "hand_raised", "updated_at"]
     )
-    _close_segments(session_id=session_id, user_id=user_id, at=now)
+    close_segments(session_id=session_id, user_id=user_id, at=now)
     notify.notify_presence(session_id=session_id, before=before, after=None)
     notify.notify_control(
         session_id=session_id, user_id=user_id, action="close", code=CLOSE_FORBIDDEN
@@ -709,20 +647,20 @@ def hand_set(*, session_id: int, user: User, token_id: int | None, raised: bool)
 def _hand_set(*, session_id: int, user: User, token_id: int | None, raised: bool) -> None:
     require_access(session_id=session_id, user_id=user.pk, token_id=token_id)
     session = Session.objects.get(pk=session_id)
-    _room_for_update(session)
+    room_for_update(session)
     participant = _admitted_participant(session_id=session_id, user=user)
     if participant.hand_raised == raised:
         return
-    before = _visible_record(participant)
+    before = visible_record(participant)
     participant.hand_raised = raised
     participant.save(update_fields=["hand_raised", "updated_at"])
-    notify.notify_presence(session_id=session_id, before=before, after=_visible_record(participant))
+    notify.notify_presence(session_id=session_id, before=before, after=visible_record(participant))
 
 
 @transaction.atomic
 def room_set_locked(*, session_id: int, actor: User, token_id: int | None, locked: bool) -> None:
     session = _staff_session(session_id=session_id, actor=actor, token_id=token_id)
-    room = _room_for_update(session)
+    room = room_for_update(session)
     if room.locked == locked:
         return
     room.locked = locked
@@ -739,7 +677,7 @@ def room_set_locked(*, session_id: int, actor: User, token_id: int | None, locke
 def chat_delete(*, session_id: int, actor: User, token_id: int | None, seq: int) -> None:
     """Hide a message from everyone; the row stays, marked deleted and by whom."""
     session = _staff_session(session_id=session_id, actor=actor, token_id=token_id)
-    _room_for_update(session)
+    room_for_update(session)
     message = ChatMessage.objects.select_for_update().filter(session=session, seq=seq).first()
     if message is None:
         raise RoomError("not_found", "No message with this seq.")
@@ -763,7 +701,7 @@ def chat_delete(*, session_id: int, actor: User, token_id: int | None, seq: int)
 def session_end(*, session_id: int, actor: User, token_id: int | None) -> None:
     """End the session: every socket closes (4410) and attendance closes now."""
     session = _staff_session(session_id=session_id, actor=actor, token_id=token_id)
-    _room_for_update(session)
+    room_for_update(session)
     session = Session.objects.select_for_update().get(pk=session_id)
     if session.status in (SessionStatus.ENDED, SessionStatus.CANCELLED):
         return
@@ -771,7 +709,7 @@ def session_end(*, session_id: int, actor: User, token_id: int | None) -> None:
     session.status = SessionStatus.ENDED
     session.ended_at = now
     session.save(update_fields=["status", "ended_at", "updated_at"])
-    _close_segments(session_id=session_id, at=now)
+    close_segments(session_id=session_id, at=now)
     Participant.objects.filter(session_id=session_id).update(online=False, hand_raised=False)
     presence.store().clear(session_id)
     notify.notify_frame(

@@ -1,0 +1,61 @@
+"""The rows every room write takes, in the one order every process takes them: the
+room's row first (created on first use), then a participant's, so processes on every host
+see one order of events. Also the participant as the room sees them, and the attendance
+stretches that entry, leaving and moderation open and close."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
+
+from sessions_app.models import Session
+from sessions_app.rooms.models import AttendanceSegment, Participant, Room
+from sessions_app.rooms.selectors import participant_record
+
+
+def room_for_update(session: Session) -> Room:
+    """The session's room row, locked until commit (created on first use)."""
+    room = Room.objects.select_for_update().filter(pk=session.pk).first()
+    if room is not None:
+        return room
+    try:
+        with transaction.atomic():
+            Room.objects.create(session=session, waiting_room=session.waiting_room)
+    except IntegrityError:
+        pass  # created by another process first
+    return Room.objects.select_for_update().get(pk=session.pk)
+
+
+def open_segment(*, session_id: int, user_id: int, at: dt.datetime) -> None:
+    if not AttendanceSegment.objects.filter(
+        session_id=session_id, user_id=user_id, left_at__isnull=True
+    ).exists():
+        AttendanceSegment.objects.create(session_id=session_id, user_id=user_id, joined_at=at)
+
+
+def close_segments(*, session_id: int, at: dt.datetime, user_id: int | None = None) -> None:
+    open_segments = AttendanceSegment.objects.filter(session_id=session_id, left_at__isnull=True)
+    if user_id is not None:
+        open_segments = open_segments.filter(user_id=user_id)
+    open_segments.update(left_at=Greatest(F("joined_at"), Value(at)))
+
+
+def visible_record(participant: Participant) -> dict[str, Any] | None:
+    """The participant as the room sees them: None when not in the room."""
+    if not participant.online or participant.removed:
+        return None
+    return participant_record(participant)
+
+
+def participant_for_update(*, session_id: int, user_id: int) -> Participant | None:
+    """The user's participant row in the room, locked until commit: take the room's first."""
+    return (
+        Participant.objects.select_for_update()
+        .select_related("user")
+        .filter(session_id=session_id, user_id=user_id)
+        .first()
+    )
