@@ -1,7 +1,7 @@
 """Chat inserts per second on one PostgreSQL, in the shape vioip stores chat.
 
 A chat message in vioip is one row in ``rooms_chatmessage`` with the room's next ``seq``,
-taken under the room's row lock (``sessions_app/rooms/services.py``). This script repeats
+taken under the room's row lock (``chat_send`` in ``sessions_app/rooms``). This script repeats
 that write from several connections at once, each message for a random room of a fixed
 set, so two writers sometimes queue on the same room's lock as two people typing at once
 do, and reports messages stored per second, the latency of each write, and the CPU the
@@ -23,7 +23,8 @@ Modes (``--mode``):
   here, so this is an upper bound for the real statement.
 - ``transaction``: ``BEGIN``; ``SELECT … FOR UPDATE`` on the room's row; the sender's
   flags; ``UPDATE`` the room's ``last_seq``; ``INSERT`` the message; ``COMMIT`` — six round
-  trips, in the shape of vioip's general path (``_chat_store``).
+  trips, in the shape of vioip's general path (``_chat_store``), and with ``--rooms 1`` the
+  shape of an audit append: every writer waits for one row lock held until commit.
 - ``both`` (default): one after the other.
 
 The message text is 235 characters, the size of vioip's stored ciphertext of a
