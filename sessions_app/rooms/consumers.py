@@ -25,6 +25,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from sessions_app.rooms import (
+    chat,
     drain,
     fanout,
     heartbeat,
@@ -426,7 +427,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     async def frame_chat_send(self, content: dict[str, Any]) -> None:
         try:
-            sent = await threads.room_db(services.chat_send)(
+            sent = await threads.room_db(chat.chat_send)(
                 session_id=self.session_id,
                 user=self.user,
                 token_id=self.token_id,
