@@ -28,6 +28,7 @@ from sessions_app.rooms import (
     chat,
     drain,
     fanout,
+    hands,
     heartbeat,
     notify,
     protocol,
@@ -460,12 +461,12 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def frame_hand_raise(self, content: dict[str, Any]) -> None:
-        await threads.room_db(services.hand_set)(
+        await threads.room_db(hands.hand_set)(
             session_id=self.session_id, user=self.user, token_id=self.token_id, raised=True
         )
 
     async def frame_hand_lower(self, content: dict[str, Any]) -> None:
-        await threads.room_db(services.hand_set)(
+        await threads.room_db(hands.hand_set)(
             session_id=self.session_id, user=self.user, token_id=self.token_id, raised=False
         )
 

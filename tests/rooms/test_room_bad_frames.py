@@ -79,13 +79,13 @@ async def test_twenty_bad_frames_in_a_minute_close_the_socket_with_the_policy_co
 async def test_an_unexpected_failure_answers_server_error_and_logs_no_traceback(
     join: Any, cast: Any, open_session: Any, monkeypatch: Any, caplog: Any
 ):
-    from sessions_app.rooms import services
+    from sessions_app.rooms import hands
 
     def broken(**kwargs: Any) -> None:
         raise RuntimeError("Alex said something private")
 
     patient, _ = await join(cast.patient, open_session)
-    monkeypatch.setattr(services, "hand_set", broken)
+    monkeypatch.setattr(hands, "hand_set", broken)
     await patient.send({"type": "hand.raise"})
     error = await patient.receive_type("error")
     assert error["code"] == "server_error" and len(error["ref"]) == 32
