@@ -30,6 +30,7 @@ from sessions_app.rooms import (
     fanout,
     hands,
     heartbeat,
+    moderation,
     notify,
     protocol,
     selectors,
@@ -337,7 +338,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             content = self._parse(text_data, bytes_data)
             frame_type = content["type"]
             if frame_type in STAFF_FRAMES and not self.is_staff:
-                await threads.room_db(services.moderation_refused)(
+                await threads.room_db(moderation.moderation_refused)(
                     actor=self.user, session_id=self.session_id, frame=frame_type
                 )
                 raise protocol.RoomError("forbidden", "Only the session's staff can do this.")
@@ -471,7 +472,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def frame_waiting_admit(self, content: dict[str, Any]) -> None:
-        await threads.room_db(services.participant_admit)(
+        await threads.room_db(moderation.participant_admit)(
             session_id=self.session_id,
             actor=self.user,
             token_id=self.token_id,
@@ -479,7 +480,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def frame_participant_mute(self, content: dict[str, Any]) -> None:
-        await threads.room_db(services.participant_set_muted)(
+        await threads.room_db(moderation.participant_set_muted)(
             session_id=self.session_id,
             actor=self.user,
             token_id=self.token_id,
@@ -488,7 +489,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def frame_participant_unmute(self, content: dict[str, Any]) -> None:
-        await threads.room_db(services.participant_set_muted)(
+        await threads.room_db(moderation.participant_set_muted)(
             session_id=self.session_id,
             actor=self.user,
             token_id=self.token_id,
@@ -497,7 +498,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def frame_participant_remove(self, content: dict[str, Any]) -> None:
-        await threads.room_db(services.participant_remove)(
+        await threads.room_db(moderation.participant_remove)(
             session_id=self.session_id,
             actor=self.user,
             token_id=self.token_id,
@@ -505,7 +506,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def frame_participant_step_out(self, content: dict[str, Any]) -> None:
-        await threads.room_db(services.participant_step_out)(
+        await threads.room_db(moderation.participant_step_out)(
             session_id=self.session_id,
             actor=self.user,
             token_id=self.token_id,
@@ -513,17 +514,17 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def frame_room_lock(self, content: dict[str, Any]) -> None:
-        await threads.room_db(services.room_set_locked)(
+        await threads.room_db(moderation.room_set_locked)(
             session_id=self.session_id, actor=self.user, token_id=self.token_id, locked=True
         )
 
     async def frame_room_unlock(self, content: dict[str, Any]) -> None:
-        await threads.room_db(services.room_set_locked)(
+        await threads.room_db(moderation.room_set_locked)(
             session_id=self.session_id, actor=self.user, token_id=self.token_id, locked=False
         )
 
     async def frame_chat_delete(self, content: dict[str, Any]) -> None:
-        await threads.room_db(services.chat_delete)(
+        await threads.room_db(moderation.chat_delete)(
             session_id=self.session_id,
             actor=self.user,
             token_id=self.token_id,
@@ -531,7 +532,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def frame_session_end(self, content: dict[str, Any]) -> None:
-        await threads.room_db(services.session_end)(
+        await threads.room_db(moderation.session_end)(
             session_id=self.session_id, actor=self.user, token_id=self.token_id
         )
 

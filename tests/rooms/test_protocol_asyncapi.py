@@ -218,7 +218,14 @@ def test_every_error_code_the_room_code_sends_is_in_the_protocol_and_each_is_sen
     rooms = Path(protocol.__file__).parent
     source = "\n".join(
         (rooms / name).read_text()
-        for name in ("consumers.py", "services.py", "chat.py", "hands.py", "selectors.py")
+        for name in (
+            "consumers.py",
+            "services.py",
+            "chat.py",
+            "hands.py",
+            "moderation.py",
+            "selectors.py",
+        )
     )
     sent = set(re.findall(r"(?:RoomError|BadFrame|send_error)\(\s*\"([a-z_]+)\"", source))
     assert sent == set(protocol.ERROR_CODES)
