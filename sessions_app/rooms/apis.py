@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sessions_app.models import PATIENT_KINDS, Session
-from sessions_app.rooms import selectors, services, tickets
+from sessions_app.rooms import entry, selectors, tickets
 from sessions_app.rooms.models import ChatMessage
 from sessions_app.selectors import session_for_user
 from vioip.accounts.models import AuthToken, Role, User
@@ -164,7 +164,7 @@ class AttendanceApi(APIView):
             object_type="attendance",
         )
         # Whoever's presence has run out leaves before the report is read.
-        services.room_sweep(session_id=session.pk)
+        entry.room_sweep(session_id=session.pk)
         rows = selectors.attendance_for_session(session=session)
         _read_per_patient(
             actor=request.user,  # type: ignore[arg-type]

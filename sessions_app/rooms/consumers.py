@@ -27,6 +27,7 @@ from django.conf import settings
 from sessions_app.rooms import (
     chat,
     drain,
+    entry,
     fanout,
     hands,
     heartbeat,
@@ -84,7 +85,7 @@ def _sweep_later(session_id: int, delay: float) -> None:
     async def sweep() -> None:
         await asyncio.sleep(delay)
         try:
-            await threads.room_db(services.room_sweep)(session_id=session_id)
+            await threads.room_db(entry.room_sweep)(session_id=session_id)
         except Exception as exc:
             # One line, no traceback: tracebacks can carry frame locals with PHI.
             logger.error("room sweep failed session=%s error=%s", session_id, type(exc).__name__)
@@ -158,10 +159,10 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             return
         user = bearer.user
         try:
-            participant = await threads.room_db(services.room_enter)(
+            participant = await threads.room_db(entry.room_enter)(
                 session_id=self.session_id, user=user, conn=self.channel_name
             )
-        except services.Refused as refused:
+        except entry.Refused as refused:
             await self.close(code=refused.code)
             return
         except Exception as exc:
@@ -291,7 +292,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         except Exception as exc:
             # The layer may be down or just reset; leaving the room must still be recorded.
             logger.warning("room group discard failed error=%s", type(exc).__name__)
-        released = await threads.presence_call(services.socket_release)(
+        released = await threads.presence_call(entry.socket_release)(
             session_id=self.session_id,
             user_id=self.user.pk,
             conn=self.channel_name,
@@ -299,7 +300,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             grace=not self.access_ended,
         )
         if released.leave_at is not None:
-            await threads.room_db(services.room_leave)(
+            await threads.room_db(entry.room_leave)(
                 session_id=self.session_id, user_id=self.user.pk, left_at=released.leave_at
             )
         elif released.sweep_due:

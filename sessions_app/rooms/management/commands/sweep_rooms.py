@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections, connections
 
-from sessions_app.rooms import services
+from sessions_app.rooms import entry
 from vioip.audit import noise
 
 logger = logging.getLogger("vioip.rooms")
@@ -60,7 +60,7 @@ class Command(BaseCommand):
             # look gone.
             self.stdout.write("Presence is in-process (no REDIS_URL): nothing to sweep from here.")
             return
-        left = services.rooms_sweep()
+        left = entry.rooms_sweep()
         self.stdout.write(f"{left} participant(s) taken out of rooms.")
 
     def sweep_until_stopped(self, every: int, heartbeat: Path | None) -> None:

@@ -1,0 +1,231 @@
+"""Who is in a room: a socket's entry (or its refusal, with a close code), its release
+when it closes, and a person's leaving once no socket of theirs is live on any process and
+the grace window has passed; the sweeps take out those whose presence expired. Entry and
+leaving open and close attendance and are audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from groups.selectors import is_active_patient, is_cohort_staff
+from sessions_app.models import PATIENT_KINDS, Session, SessionStatus
+from sessions_app.rooms import notify, presence
+from sessions_app.rooms.models import Participant, ParticipantState
+from sessions_app.rooms.protocol import CLOSE_ENDED, CLOSE_FORBIDDEN, CLOSE_LOCKED
+from sessions_app.rooms.rows import (
+    close_segments,
+    open_segment,
+    participant_for_update,
+    room_for_update,
+    visible_record,
+)
+from vioip.accounts.models import Role, User
+from vioip.audit import services as audit
+from vioip.audit.models import Action, Outcome
+
+
+class Refused(Exception):
+    """A socket refused entry: it closes with ``code``; ``reason`` goes to the audit trail."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _at(timestamp: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC)
+
+
+def _check_entry(*, user: User, session: Session) -> bool:
+    """Whether ``user`` may enter now; returns whether they enter as staff."""
+    if is_cohort_staff(user=user, cohort_id=session.cohort_id):
+        staff = True
+    elif is_active_patient(user=user, cohort_id=session.cohort_id) and (
+        session.kind not in PATIENT_KINDS or session.patient_id == user.pk
+    ):
+        staff = False
+    else:
+        raise Refused(CLOSE_FORBIDDEN, "not_a_member")
+    if session.status in (SessionStatus.CANCELLED, SessionStatus.ENDED):
+        raise Refused(CLOSE_ENDED, "session_closed")
+    if not staff:
+        now = timezone.now()
+        opens = session.starts_at - dt.timedelta(minutes=settings.ROOM_EARLY_ENTRY_MINUTES)
+        if not opens <= now <= session.ends_at:
+            raise Refused(CLOSE_FORBIDDEN, "outside_session_time")
+    return staff
+
+
+def room_enter(*, session_id: int, user: User, conn: str) -> Participant:
+    """Admit a socket of ``user`` to the room, or raise ``Refused`` with a close code.
+
+    A person is one participant however many sockets they open: only their first socket
+    (or the first after the grace window) announces them. Entry and refusal are audited
+    (the client address and request id come from the consumer's audit context).
+    """
+    # Expired sockets and graces go first, so a late reconnect is a fresh entry. Only
+    # when there are any: a full sweep on every entry made a room's entries queue on its
+    # lock. (Presence lost altogether, say to a Redis restart, is the heartbeat's sweep.)
+    if presence.store().has_expired(session_id, presence.now()):
+        room_sweep(session_id=session_id)
+    try:
+        participant = enter(session_id=session_id, user=user, conn=conn)
+    except Refused as refused:
+        audit.record(
+            action=Action.ROOM_DENIED,
+            actor=user,
+            outcome=Outcome.DENIED,
+            object_type="session",
+            object_id=session_id,
+            patient=user if user.role == Role.PATIENT else None,
+            detail={"reason": refused.reason, "close_code": refused.code},
+        )
+        raise
+    audit.record(
+        action=Action.ROOM_JOIN,
+        actor=user,
+        object_type="session",
+        object_id=session_id,
+        patient=user if user.role == Role.PATIENT else None,
+        detail={"state": participant.state},
+    )
+    return participant
+
+
+@transaction.atomic
+def enter(*, session_id: int, user: User, conn: str) -> Participant:
+    """The entry itself, without ``room_enter``'s sweep first or its audit: the heartbeat
+    brings back with it a socket that was swept while it was alive."""
+    session = Session.objects.filter(pk=session_id).first()
+    if session is None:
+        raise Refused(CLOSE_FORBIDDEN, "not_a_member")
+    is_staff = _check_entry(user=user, session=session)
+    room = room_for_update(session)
+    participant = participant_for_update(session_id=session_id, user_id=user.pk)
+    if participant is None:
+        participant = Participant.objects.create(
+            session=session, user=user, is_staff=is_staff, state=ParticipantState.WAITING
+        )
+    if participant.removed:
+        raise Refused(CLOSE_FORBIDDEN, "removed")
+    if room.locked and not is_staff and participant.state != ParticipantState.ADMITTED:
+        raise Refused(CLOSE_LOCKED, "room_locked")
+
+    before = visible_record(participant)
+    participant.is_staff = is_staff
+    if is_staff or not room.waiting_room:
+        participant.state = ParticipantState.ADMITTED
+    # Otherwise the state stays what it was: the waiting room admits no one by itself.
+    now = presence.now()
+    store = presence.store()
+    for member in store.live(session_id, now):
+        if member.user_id == user.pk and member.is_grace:
+            store.remove(session_id, presence.member_name(user.pk, member.conn))
+    store.touch(session_id, presence.member_name(user.pk, conn), presence.socket_expiry(now))
+    participant.online = True
+    participant.save(update_fields=["is_staff", "state", "online", "updated_at"])
+    if participant.state == ParticipantState.ADMITTED:
+        open_segment(session_id=session_id, user_id=user.pk, at=timezone.now())
+    notify.notify_presence(session_id=session_id, before=before, after=visible_record(participant))
+    return participant
+
+
+@transaction.atomic
+def room_leave(*, session_id: int, user_id: int, left_at: dt.datetime) -> bool:
+    """Take ``user_id`` out of the room if no socket of theirs is live on any process.
+    Closes their attendance segment at ``left_at``. Returns whether they left."""
+    session = Session.objects.filter(pk=session_id).first()
+    if session is None:
+        return False
+    room_for_update(session)
+    participant = participant_for_update(session_id=session_id, user_id=user_id)
+    if participant is None or not participant.online:
+        return False
+    # Checked under the room lock: a socket that entered meanwhile keeps them present.
+    if user_id in presence.live_user_ids(session_id):
+        return False
+    before = visible_record(participant)
+    participant.online = False
+    participant.hand_raised = False
+    participant.save(update_fields=["online", "hand_raised", "updated_at"])
+    close_segments(session_id=session_id, user_id=user_id, at=left_at)
+    notify.notify_presence(session_id=session_id, before=before, after=None)
+    audit.record(
+        action=Action.ROOM_LEAVE,
+        actor=participant.user,
+        object_type="session",
+        object_id=session_id,
+        patient=participant.user if participant.user.role == Role.PATIENT else None,
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class Released:
+    """What a closed socket means for its person: ``leave_at`` set, they leave now (no
+    grace window); ``sweep_due``, the grace window runs and a sweep should follow it."""
+
+    leave_at: dt.datetime | None = None
+    sweep_due: bool = False
+
+
+def socket_release(
+    *, session_id: int, user_id: int, conn: str, final: bool = False, grace: bool = True
+) -> Released:
+    """A socket closed: presence only, no database. The person stays present through the
+    grace window if it was their last socket, so a quick reconnect is not a leave.
+    ``final``: the room closed it (removal, end) and has already taken them out.
+    ``grace=False``: their access ended, so there is nothing to come back to; they leave
+    now.
+
+    Consumers run this off the room database threads: in a reconnect storm a close must not
+    wait behind every entry queued there (daphne gives a closing socket ten seconds)."""
+    store = presence.store()
+    store.remove(session_id, presence.member_name(user_id, conn))
+    now = presence.now()
+    if final or user_id in presence.live_user_ids(session_id, now):
+        return Released()
+    seconds = settings.ROOM_GRACE_SECONDS if grace else 0
+    if seconds <= 0:
+        return Released(leave_at=_at(now))
+    store.touch(session_id, presence.member_name(user_id, presence.grace_conn(now)), now + seconds)
+    return Released(sweep_due=True)
+
+
+def room_sweep(*, session_id: int) -> list[int]:
+    """Remove expired sockets and grace entries (any process may do it; each entry is
+    handled once) and take out the people who have nothing live left — including anyone
+    the database has in the room with no presence at all (their presence was lost, say a
+    Redis restart), who leave now."""
+    now = presence.now()
+    expired = presence.store().pop_expired(session_id, now)
+    last_seen: dict[int, float] = {}
+    for member in expired:
+        last_seen[member.user_id] = max(last_seen.get(member.user_id, 0.0), member.left_at)
+    live = presence.live_user_ids(session_id, now)
+    online = Participant.objects.filter(session_id=session_id, online=True).values_list(
+        "user_id", flat=True
+    )
+    for user_id in online:
+        if user_id not in live:
+            last_seen.setdefault(user_id, now)
+    return [
+        user_id
+        for user_id, seen in last_seen.items()
+        if room_leave(session_id=session_id, user_id=user_id, left_at=_at(seen))
+    ]
+
+
+def rooms_sweep() -> int:
+    """Sweep every room someone is in; for a periodic job, so a room whose last process
+    died with nobody left to notice still closes its attendance. Returns how many left."""
+    session_ids = (
+        Participant.objects.filter(online=True).values_list("session_id", flat=True).distinct()
+    )
+    return sum(len(room_sweep(session_id=session_id)) for session_id in list(session_ids))
