@@ -2,8 +2,8 @@
 
 Frames, their fields and the close codes are listed in ``protocol`` (and, from it, in
 docs/asyncapi.yaml; docs/realtime.md explains them). The consumer is thin: it
-parses a frame, checks its fields, calls one service or selector, and forwards the frames
-services broadcast after commit.
+parses a frame, checks its fields, calls one service (``tickets``, ``entry``, ``chat``,
+``hands``, ``moderation``) or selector, and forwards the frames they broadcast after commit.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from sessions_app.rooms import (
     fanout,
     hands,
     heartbeat,
+    liveness,
     moderation,
     notify,
     protocol,
     selectors,
-    services,
     threads,
     tickets,
     watchdog,
@@ -306,7 +306,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         elif released.sweep_due:
             _sweep_later(self.session_id, settings.ROOM_GRACE_SECONDS + 0.5)
 
-    async def heartbeat_result(self, beat: services.Heartbeat) -> None:
+    async def heartbeat_result(self, beat: liveness.Heartbeat) -> None:
         """What this process's heartbeat (``heartbeat``) learnt about this socket."""
         if not self.entered or self.access_ended:
             return

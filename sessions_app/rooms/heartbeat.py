@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
-from sessions_app.rooms import collector, notify, services, threads
+from sessions_app.rooms import collector, liveness, notify, threads
 from vioip.core.loops import PerLoop
 
 logger = logging.getLogger("vioip.rooms")
@@ -29,7 +29,7 @@ class BeatingSocket(Protocol):
     token_id: int | None
     channel_name: str
 
-    async def heartbeat_result(self, beat: services.Heartbeat) -> None: ...
+    async def heartbeat_result(self, beat: liveness.Heartbeat) -> None: ...
 
 
 class _Beater:
@@ -57,9 +57,9 @@ class _Beater:
                 await self._beat(due)
 
     async def _beat(self, due: list[BeatingSocket]) -> None:
-        live = [services.LiveSocket(s.session_id, s.user, s.channel_name, s.token_id) for s in due]
+        live = [liveness.LiveSocket(s.session_id, s.user, s.channel_name, s.token_id) for s in due]
         try:
-            beats = await threads.room_db(services.rooms_heartbeat)(sockets=live)
+            beats = await threads.room_db(liveness.rooms_heartbeat)(sockets=live)
         except notify.BroadcastFailed as failed:
             beats = failed.result
         except Exception as exc:

@@ -1,8 +1,9 @@
 """The room protocol: the one list of every frame, its fields, the error codes and the
 close codes of ``/ws/sessions/<id>/``.
 
-The consumer dispatches and checks client frames from here, services and the watchdog
-close sockets with the codes named here, and ``docs/asyncapi.yaml`` is generated from it
+The consumer dispatches and checks client frames from here, the room's writes (``entry``,
+``chat``, ``moderation``, ...) refuse frames and close sockets with the codes named here, as
+the watchdog does, and ``docs/asyncapi.yaml`` is generated from it
 (``python manage.py asyncapi``; a test fails when the committed file differs). A frame,
 field or code added anywhere else is drift: add it here first.
 """
@@ -575,8 +576,8 @@ def checked_fields(frame_type: str, content: dict[str, Any]) -> dict[str, Any]:
     """The fields of a client frame of a known ``frame_type``, checked against their type
     and format (a ``uuid`` string becomes a ``uuid.UUID``): ``FieldInvalid`` for a required
     field that fails; an optional one that fails is left out (a ``ref`` too long to echo is
-    not echoed). What the room judges (a stripped text's length, a seq that exists) is the
-    services' to check."""
+    not echoed). What the room judges (a stripped text's length, a seq that exists) is for
+    the room's writes to check (``chat``, ``moderation``)."""
     values: dict[str, Any] = {}
     for field in CLIENT_FRAMES[frame_type].fields:
         if field.required:

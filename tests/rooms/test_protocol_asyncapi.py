@@ -220,10 +220,13 @@ def test_every_error_code_the_room_code_sends_is_in_the_protocol_and_each_is_sen
         (rooms / name).read_text()
         for name in (
             "consumers.py",
-            "services.py",
+            "tickets.py",
+            "entry.py",
             "chat.py",
             "hands.py",
             "moderation.py",
+            "liveness.py",
+            "rows.py",
             "selectors.py",
         )
     )

@@ -1,8 +1,6 @@
-"""Room writes: entry and leaving, chat, moderation, attendance.
-
-Every function that changes a room locks the room's row first, so processes on every
-host see one order of events; side effects go out through ``notify`` after commit.
-"""
+"""What a process's heartbeat (``heartbeat``) asks of the database for its live sockets:
+keep them present, sweep their rooms, and tell each socket the state the database holds
+and whether its access still holds, so a lost broadcast never leaves a socket wrong."""
 
 from __future__ import annotations
 
@@ -15,15 +13,15 @@ from sessions_app.rooms import presence
 from sessions_app.rooms.entry import Refused, enter, room_sweep
 from sessions_app.rooms.models import Participant, ParticipantState
 from sessions_app.rooms.protocol import CLOSE_ENDED, CLOSE_FORBIDDEN
-from sessions_app.rooms.selectors import (
-    SocketKey,
-    sockets_access,
-)
+from sessions_app.rooms.selectors import SocketKey, sockets_access
 from vioip.accounts.models import User
 
 
 @dataclass(frozen=True)
 class Heartbeat:
+    """What a beat learnt about one socket: the state the database holds, and the code to
+    close it with, if any."""
+
     state: str
     close_code: int | None
     # The close is for access that ended (credential or relationship), not the room's.
