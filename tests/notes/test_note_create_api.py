@@ -69,7 +69,7 @@ def test_progress_note_with_an_unknown_section_is_refused(cast: Any, client_for:
     response = client_for(cast.clinician).post("/api/notes/", body, format="json")
 
     assert response.status_code == 400
-    assert "data" in response.json()["fields"]["sections"]
+    assert "sections.data" in response.json()["fields"]
     assert not Note.objects.exists()
 
 
@@ -80,7 +80,7 @@ def test_progress_note_missing_a_required_section_is_refused(cast: Any, client_f
     response = client_for(cast.clinician).post("/api/notes/", body, format="json")
 
     assert response.status_code == 400
-    assert response.json()["fields"]["sections"]["plan"] == ["This section is required."]
+    assert response.json()["fields"]["sections.plan"] == ["This section is required."]
     assert not Note.objects.exists()
 
 
@@ -113,9 +113,7 @@ def test_group_note_entry_for_a_patient_who_did_not_attend_is_refused(
     response = client_for(cast.facilitator).post("/api/notes/", body, format="json")
 
     assert response.status_code == 400
-    assert response.json()["fields"]["entries"] == {
-        "0": ["This patient did not attend the session."]
-    }
+    assert response.json()["fields"] == {"entries.0": ["This patient did not attend the session."]}
     assert not Note.objects.exists()
 
 
@@ -159,7 +157,7 @@ def test_high_risk_without_follow_up_is_refused(
     response = client_for(cast.facilitator).post("/api/notes/", body, format="json")
 
     assert response.status_code == 400
-    assert response.json()["fields"]["entries"] == {"0": ["A high risk needs a follow-up."]}
+    assert response.json()["fields"] == {"entries.0": ["A high risk needs a follow-up."]}
 
 
 def test_high_risk_with_follow_up_is_accepted(
@@ -187,7 +185,7 @@ def test_shared_part_naming_a_patient_of_the_cohort_is_refused(
     response = client_for(cast.facilitator).post("/api/notes/", body, format="json")
 
     assert response.status_code == 400
-    error = response.json()["fields"]["shared"]["themes"][0]
+    error = response.json()["fields"]["shared.themes"][0]
     assert "must not name patients" in error
     assert "Alex" not in str(response.json())
     assert not Note.objects.exists()

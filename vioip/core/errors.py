@@ -1,7 +1,8 @@
 """One error shape for the whole API.
 
 Every error body is ``{"code": str, "detail": str}``; a 400 for bad input adds
-``"fields": {field: [messages]}`` (``non_field_errors`` for errors of the whole body), a 500
+``"fields": {field: [messages]}`` (``non_field_errors`` for errors of the whole body; a
+nested field by its dotted path, ``sections.plan`` or ``meeting_days.0``), a 500
 ``"ref"``: the request id that the server log's lines about it carry, traceback included
 (``vioip.core.logging``: frames and exception types, no values). Nothing else reaches a
 client: no traceback, no submitted values. ``JsonErrorMiddleware`` holds Django's own error
@@ -86,12 +87,26 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
-def _as_field_errors(detail: Any) -> dict[str, Any]:
+def _as_field_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's error detail as ``{field: [messages]}``, one level deep whatever the input's
+    nesting: an error inside a nested object or a list is keyed by its dotted path
+    (``sections.plan``, ``meeting_days.0``, ``analytes.2.value``), so every client reads
+    one shape and the schema can say so."""
+    errors: dict[str, list[str]] = {}
+    here = prefix or "non_field_errors"
     if isinstance(detail, dict):
-        return detail
-    if isinstance(detail, list):
-        return {"non_field_errors": detail}
-    return {"non_field_errors": [detail]}
+        for key, value in detail.items():
+            errors.update(_as_field_errors(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(detail, list):
+        for index, value in enumerate(detail):
+            if isinstance(value, dict | list):
+                path = f"{prefix}.{index}" if prefix else str(index)
+                errors.update(_as_field_errors(value, path))
+            else:
+                errors.setdefault(here, []).append(str(value))
+    else:
+        errors.setdefault(here, []).append(str(detail))
+    return errors
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
