@@ -3,6 +3,7 @@ and the presence thread (``presence_call``)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -10,7 +11,7 @@ from typing import Any, TypeVar
 from asgiref.sync import SyncToAsync
 from channels.db import DatabaseSyncToAsync
 from django.conf import settings
-from django.db import connections
+from django.db import InterfaceError, OperationalError, connections
 
 from sessions_app.rooms import notify
 
@@ -47,6 +48,13 @@ def presence_call(fn: Callable[..., T]) -> Callable[..., Awaitable[T]]:
     return SyncToAsync(fn, thread_sensitive=False, executor=_presence_pool)
 
 
+# Bumped whenever a room call fails on its connection; each room thread remembers the
+# value it last saw.
+_broken_generation = 0
+_broken_lock = threading.Lock()
+_thread_state = threading.local()
+
+
 class RoomDatabaseSyncToAsync(DatabaseSyncToAsync):
     """``database_sync_to_async`` without a health check (``SELECT 1``) before every call.
 
@@ -56,13 +64,31 @@ class RoomDatabaseSyncToAsync(DatabaseSyncToAsync):
     ends, so after a database restart one call fails (answered with an error frame) and the
     next reconnects.
 
+    When a call finds its connection broken, the other room threads' connections are
+    from the same database and most likely broken too (a restart drops them all): each
+    thread closes its connection before its next call and opens a fresh one, instead of
+    failing one call of its own first. Without that, a chat message resent after a
+    database restart failed again on the second thread.
+
     The room threads are few and long-lived, so they keep their connections whatever
     ``CONN_MAX_AGE`` says (it is for HTTP requests, each on a thread of its own under
     ASGI): reconnecting on every room call cost ~24 ms a frame under load."""
 
     def thread_handler(self, loop: Any, *args: Any, **kwargs: Any) -> Any:
+        global _broken_generation
+        if getattr(_thread_state, "generation", _broken_generation) != _broken_generation:
+            for conn in connections.all(initialized_only=True):
+                conn.close()
+        _thread_state.generation = _broken_generation
         try:
             return SyncToAsync.thread_handler(self, loop, *args, **kwargs)
+        except (OperationalError, InterfaceError):
+            # This thread's connection is closed below (it failed); the others' before
+            # their next call.
+            with _broken_lock:
+                _broken_generation += 1
+                _thread_state.generation = _broken_generation
+            raise
         finally:
             for conn in connections.all(initialized_only=True):
                 conn.close_at = None  # never obsolete on a room thread
