@@ -110,7 +110,7 @@ DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{LOCAL_DIR / 'vioip.sqlite
 # Off by default, as Django advises under ASGI: every HTTP request runs on a thread of its
 # own, so a kept connection is never reused, only left open (a burst of requests held more
 # than PostgreSQL's 100). The few room database threads keep theirs anyway
-# (sessions_app/rooms/notify.py): reconnecting on every room call cost ~24 ms a frame.
+# (sessions_app/rooms/threads.py): reconnecting on every room call cost ~24 ms a frame.
 DB_CONN_MAX_AGE = env_int("VIOIP_DB_CONN_MAX_AGE", 0, minimum=0)
 try:
     DATABASES = {

@@ -6,7 +6,7 @@ calls a second on the process's one database thread), one task per event loop be
 local socket: the rooms are split into one slice per second, and each slice costs one
 Redis pipeline and one database call whatever the number of sockets in it. The beat also
 re-checks every socket's access in bulk: the backstop for a lost ``access.changed``. Each room is
-beaten once per ``ROOM_PRESENCE_TTL_SECONDS / 3``.
+beaten once per ``presence.beat_interval()`` (a sixth of ``ROOM_PRESENCE_TTL_SECONDS``).
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ import asyncio
 import logging
 from typing import Any, Protocol
 
-from django.conf import settings
-
-from sessions_app.rooms import collector, liveness, notify, threads
+from sessions_app.rooms import collector, liveness, notify, presence, threads
 from vioip.core.loops import PerLoop
 
 logger = logging.getLogger("vioip.rooms")
@@ -47,7 +45,7 @@ class _Beater:
 
     async def _run(self) -> None:
         while self.sockets:
-            interval = max(1.0, settings.ROOM_PRESENCE_TTL_SECONDS / 3)
+            interval = presence.beat_interval()
             slices = max(1, int(interval))
             await asyncio.sleep(interval / slices)
             self.tick += 1

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
-
 from sessions_app.models import SessionStatus
 from sessions_app.rooms import presence
 from sessions_app.rooms.entry import Refused, enter, room_sweep
@@ -37,7 +35,7 @@ def _sweep_due(session_id: int) -> bool:
     socket: with twenty sockets in a room, nineteen sweeps in twenty were wasted work on
     the process's single database thread."""
     now = presence.now()
-    interval = max(1.0, settings.ROOM_PRESENCE_TTL_SECONDS / 3)
+    interval = presence.beat_interval()
     last = _last_heartbeat_sweep.get(session_id)
     if last is not None and 0 <= now - last < interval:
         return False

@@ -45,7 +45,7 @@ class Member:
         heartbeat for a socket that expired."""
         if self.is_grace:
             return float(self.conn.split("|", 1)[1])
-        return self.expires_at - settings.ROOM_PRESENCE_TTL_SECONDS
+        return self.expires_at - socket_lifetime()
 
 
 def member_name(user_id: int, conn: str) -> str:
@@ -202,8 +202,26 @@ def store() -> LocalPresence | RedisPresence:
     return _store(settings.REDIS_URL)
 
 
+def beat_interval() -> float:
+    """How often a process renews each of its sockets (``heartbeat``) and sweeps each of
+    its rooms for members that expired: a sixth of ``ROOM_PRESENCE_TTL_SECONDS``."""
+    return max(1.0, settings.ROOM_PRESENCE_TTL_SECONDS / 6)
+
+
+def socket_lifetime() -> float:
+    """How long one renewal keeps a socket present: the TTL less one beat interval.
+
+    ``ROOM_PRESENCE_TTL_SECONDS`` is the promise that a participant whose process died
+    (killed, crashed, cut off) leaves within that long: their socket expires at most this
+    long after its last renewal, and any process with a socket in the room finds it
+    expired at its next sweep, at most one interval later. A live socket is renewed every
+    interval, so it stays present through four missed renewals (60 s TTL: renewed every
+    10 s, kept 50 s)."""
+    return settings.ROOM_PRESENCE_TTL_SECONDS - beat_interval()
+
+
 def socket_expiry(at: float | None = None) -> float:
-    return (at if at is not None else now()) + settings.ROOM_PRESENCE_TTL_SECONDS
+    return (at if at is not None else now()) + socket_lifetime()
 
 
 def live_user_ids(session_id: int, at: float | None = None) -> set[int]:

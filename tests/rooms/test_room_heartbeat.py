@@ -14,7 +14,7 @@ from sessions_app.rooms.protocol import CLOSE_ENDED, CLOSE_FORBIDDEN
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-TTL = 5  # the smallest allowed: one beat every 1.7 s
+TTL = 5  # the smallest allowed: one beat a second
 
 
 @pytest.fixture

@@ -207,7 +207,10 @@ async def test_two_daphne_processes_share_one_room(
     second.process.wait()
     killed_at = time.monotonic()
     await staff.expect("presence.left", timeout=PRESENCE_TTL * 4, user_id=cast.patient.pk)
-    assert time.monotonic() - killed_at < PRESENCE_TTL * 4
+    # The promise is the TTL from the last renewal (docs/realtime.md); a second of slack for
+    # a loaded machine. Renewing for the whole TTL and sweeping every third of it took up to
+    # a third longer.
+    assert time.monotonic() - killed_at < PRESENCE_TTL + 1
 
     def open_segments() -> int:
         return AttendanceSegment.objects.filter(
