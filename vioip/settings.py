@@ -281,9 +281,10 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = LOCAL_DIR / "static"
-# Served from the apps' static folders as they are, so the embedded default needs no
-# collectstatic step (whitenoise finds them at start; STATIC_ROOT is used when present).
+# Served from the apps' static folders as they are (whitenoise finds them at start), so no
+# deployment runs collectstatic; a STATIC_ROOT that no step fills only made whitenoise warn
+# about a missing folder on every start.
+STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 
 # --- REST ------------------------------------------------------------------------------------
