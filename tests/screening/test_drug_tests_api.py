@@ -137,7 +137,7 @@ def test_unknown_analyte_is_a_field_error_and_records_nothing(clin: Any, new_tes
     )
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
-    assert "results" in response.json()["fields"]
+    assert response.json()["fields"] == {"results.0.analyte": ["Unknown analyte code."]}
     assert not AnalyteResult.objects.filter(test_id=test["id"]).exists()
 
 
