@@ -184,18 +184,21 @@ def patient_for_user(*, user: User, patient_id: Any, attempted: str, object_type
     )
 
 
+def care_enrollments(*, user: User, patient_id: Any) -> QuerySet[Enrollment]:
+    """The patient's active enrollments in cohorts whose clinician ``user`` is: where new
+    records about the patient may be made."""
+    return Enrollment.objects.filter(
+        patient_id=patient_id,
+        status=EnrollmentStatus.ACTIVE,
+        cohort_id__in=staff_cohort_ids(user=user, roles=CLINICIAN_ROLES),
+    ).select_related("cohort")
+
+
 def care_cohort_for(*, user: User, patient_id: Any) -> Cohort:
-    """The cohort a new record is made in: the patient's active enrollment in a cohort
-    whose clinician ``user`` is (the caller has passed ``patient_for_user``)."""
+    """The cohort a new record is made in: the patient's latest care enrollment
+    (``care_enrollments``; the caller has passed ``patient_for_user``)."""
     enrollment = (
-        Enrollment.objects.filter(
-            patient_id=patient_id,
-            status=EnrollmentStatus.ACTIVE,
-            cohort_id__in=staff_cohort_ids(user=user, roles=CLINICIAN_ROLES),
-        )
-        .select_related("cohort")
-        .order_by("-start_date", "-id")
-        .first()
+        care_enrollments(user=user, patient_id=patient_id).order_by("-start_date", "-id").first()
     )
     if enrollment is None:
         raise NotVisible(object_type="patient", object_id="", patient=existing_patient(patient_id))

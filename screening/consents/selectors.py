@@ -9,11 +9,10 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from groups.models import Cohort, Enrollment, EnrollmentStatus
-from groups.selectors import staff_cohort_ids
 from screening.common import (
-    CLINICIAN_ROLES,
     READS,
     allowed_after_discharge,
+    care_enrollments,
     is_clinician_of_patient,
     patient_records,
     storable_id,
@@ -69,14 +68,7 @@ def discloser_cohort_for(*, user: User, patient_id: Any, cohort_id: Any) -> Coho
     if not storable_id(cohort_id):
         return None
     enrollment = (
-        Enrollment.objects.filter(
-            patient_id=patient_id,
-            cohort_id=cohort_id,
-            status=EnrollmentStatus.ACTIVE,
-            cohort_id__in=staff_cohort_ids(user=user, roles=CLINICIAN_ROLES),
-        )
-        .select_related("cohort")
-        .first()
+        care_enrollments(user=user, patient_id=patient_id).filter(cohort_id=cohort_id).first()
     )
     return enrollment.cohort if enrollment is not None else None
 
