@@ -33,6 +33,16 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTED_CLOSES = {1000, 1001, 4008, 4012, 4013, 4401, 4403, 4408, 4410, 4423}
 
 
+async def until(predicate: Any, timeout: float) -> bool:
+    """Whether ``predicate()`` came true within ``timeout`` seconds (checked every 50 ms)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return bool(predicate())
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from tests.faults.harness import DOCUMENTED_CLOSES, Daphne, OwnRedis, RoomClient
-
-
-async def _until(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.05)
-    return predicate()
+from tests.faults.harness import DOCUMENTED_CLOSES, Daphne, OwnRedis, RoomClient, until
 
 
 async def _restart_redis_under_a_room(
@@ -37,7 +27,7 @@ async def _restart_redis_under_a_room(
         await client.open(await sync_to_async(room.ticket)(patient))
 
     before = [await c.chat(f"before {i}") for i, c in enumerate(clients)]
-    assert await _until(lambda: all(len(c.seen) == 4 for c in clients), 15)
+    assert await until(lambda: all(len(c.seen) == 4 for c in clients), 15)
 
     own_redis.stop()
     assert servers[0].get("/readyz") == 503
@@ -48,7 +38,7 @@ async def _restart_redis_under_a_room(
     await asyncio.sleep(2)
 
     own_redis.start()
-    assert await _until(lambda: all(s.get("/readyz") == 200 for s in servers), 15)
+    assert await until(lambda: all(s.get("/readyz") == 200 for s in servers), 15)
     for client, patient in zip(clients, room.patients, strict=True):
         if client.closed:
             assert client.close_code in allowed_closes, client.close_code
@@ -58,7 +48,7 @@ async def _restart_redis_under_a_room(
         await clients[i].chat(f"during {i}", client_id=client_id)
     after = [await c.chat(f"after {i}") for i, c in enumerate(clients)]
     expected = 4 + len(during) + len(after)
-    await _until(lambda: all(len(c.seen) >= expected for c in clients), 15)
+    await until(lambda: all(len(c.seen) >= expected for c in clients), 15)
     # The layer is at-most-once: a broadcast published while a process's subscriber was
     # still reconnecting is gone. A client that sees a gap in seq asks chat.history from
     # the last seq it has (docs/realtime.md), and then has everything.

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -14,18 +13,9 @@ from typing import Any
 import websockets
 from asgiref.sync import sync_to_async
 
-from tests.faults.harness import Daphne, OwnRedis, RoomClient
+from tests.faults.harness import Daphne, OwnRedis, RoomClient, until
 
 CLOSE_SERVER_RESTARTING = 4012
-
-
-async def _until(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.05)
-    return predicate()
 
 
 def _client_ids(client: RoomClient) -> set[str]:
@@ -80,22 +70,24 @@ async def test_a_rolling_restart_of_two_room_workers_under_chat_loses_and_double
     talkers = [asyncio.get_running_loop().create_task(talk(i)) for i in range(len(clients))]
     await asyncio.sleep(1.5)
 
+    async def terminate(server: Daphne) -> str:
+        """SIGTERM, as an orchestrator stops a worker; its log once it has exited cleanly."""
+        proc = server.proc
+        assert proc is not None
+        proc.send_signal(signal.SIGTERM)
+        assert await until(lambda: proc.poll() is not None, 20)
+        log = server.log_text()
+        assert proc.returncode == 0, log[-2000:]
+        return log
+
     # Restart the first worker: its clients move to the second.
-    assert first.proc is not None
-    first.proc.send_signal(signal.SIGTERM)
-    assert await _until(lambda: first.proc is not None and first.proc.poll() is not None, 20)
-    first_log = first.log_text()
-    assert first.proc.returncode == 0, first_log[-2000:]
+    first_log = await terminate(first)
     replacement = start()
     live["server"] = replacement
     await asyncio.sleep(1.5)
 
     # Then the second: everyone moves to the replacement of the first.
-    assert second.proc is not None
-    second.proc.send_signal(signal.SIGTERM)
-    assert await _until(lambda: second.proc is not None and second.proc.poll() is not None, 20)
-    second_log = second.log_text()
-    assert second.proc.returncode == 0, second_log[-2000:]
+    second_log = await terminate(second)
     await asyncio.sleep(1.5)
     stop.set()
     await asyncio.gather(*talkers)
@@ -115,7 +107,7 @@ async def test_a_rolling_restart_of_two_room_workers_under_chat_loses_and_double
     # Each sender hears its own messages stored; what others missed while they moved comes
     # with chat.history from the last seq each has in order.
     for index, client in enumerate(clients):
-        await _until(lambda c=client, mine=set(sent[index]): _client_ids(c) >= mine, 10)
+        await until(lambda c=client, mine=set(sent[index]): _client_ids(c) >= mine, 10)
     for client in clients:
         have = 0
         while have + 1 in client.seen:

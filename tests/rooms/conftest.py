@@ -3,7 +3,8 @@ the WebSocket with an Origin header) and read frames."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from sessions_app.rooms import presence
+from tests.rooms.servers import Daphne, daphne_env, free_port
 
 ORIGIN = [(b"origin", b"http://testserver")]
 
@@ -114,3 +116,14 @@ def refused(issue_ticket: Callable[..., Any]) -> Callable[..., Any]:
         return await socket.closed()
 
     return close_code
+
+
+@pytest.fixture
+def daphne(tmp_path: Path, transactional_db: Any) -> Iterator[Daphne]:
+    """A real daphne process serving vioip on the test's database."""
+    server = Daphne(free_port(), daphne_env(tmp_path), tmp_path / "daphne.log")
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()

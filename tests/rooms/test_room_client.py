@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +26,6 @@ def test_typed_lines_become_frames():
     assert frame_for("/lock") == {"type": "room.lock"}
     assert frame_for("/admit twelve") is None
     assert frame_for("/dance") is None
-
-
-@pytest.fixture
-def daphne(tmp_path: Path, transactional_db: Any) -> Iterator[Daphne]:
-    server = Daphne(free_port(), daphne_env(tmp_path), tmp_path / "daphne.log")
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 import websockets
 
 from sessions_app.rooms import consumers, protocol, tickets
-from tests.rooms.servers import Daphne, daphne_env, free_port
+from tests.rooms.servers import Daphne
 from vioip.accounts.tokens import token_issue
 
 
@@ -28,16 +27,6 @@ def test_every_room_close_code_is_one_daphne_can_send():
         protocol.CLOSE_LAYER_RESET,
     }
     assert all(code == 1000 or 3000 <= code <= 4999 for code in codes), codes
-
-
-@pytest.fixture
-def daphne(tmp_path: Path, transactional_db: Any) -> Iterator[Daphne]:
-    server = Daphne(free_port(), daphne_env(tmp_path), tmp_path / "daphne.log")
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.django_db(transaction=True)
