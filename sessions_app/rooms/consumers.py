@@ -204,14 +204,10 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             # The stop began while this socket was entering: it goes the way of the others.
             await self.close_for_restart()
 
-    async def close_for_layer_reset(self) -> None:
-        """The layer lost this process's subscriptions: have the client reconnect. Not a
-        leave: the grace window keeps the participant's place while they come back."""
-        await self.close(code=protocol.CLOSE_LAYER_RESET)
-
     async def close_for_restart(self) -> None:
-        """This process is stopping (SIGTERM, ``drain``): the same close and the same kept
-        place, so the client reconnects to another worker at once."""
+        """Have the client reconnect at once (4012): this process is stopping (``drain``),
+        or the layer lost its subscriptions (``watchdog``). Not a leave: the grace window
+        keeps the participant's place while they come back, here or to another worker."""
         await self.close(code=protocol.CLOSE_LAYER_RESET)
 
     def _audit_bad_ticket(self) -> None:

@@ -48,13 +48,12 @@ async def drain(timeout: float) -> int:
     them to be released; the number still open at the end."""
     global _draining
     _draining = True
-    sockets = watchdog.local_sockets()
-    logger.info("room worker stopping: closing %d sockets with %d", len(sockets), CLOSE_LAYER_RESET)
-    for socket in sockets:
-        try:
-            await socket.close_for_restart()
-        except Exception:
-            logger.warning("closing a room socket for a restart failed")
+    logger.info(
+        "room worker stopping: closing %d sockets with %d",
+        len(watchdog.local_sockets()),
+        CLOSE_LAYER_RESET,
+    )
+    await watchdog.close_local_sockets()
     deadline = time.monotonic() + timeout
     while watchdog.local_sockets() and time.monotonic() < deadline:
         await asyncio.sleep(0.05)

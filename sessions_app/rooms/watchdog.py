@@ -35,8 +35,6 @@ BUSY_LOOP_LAG_SECONDS = 0.1
 
 
 class RoomSocket(Protocol):
-    async def close_for_layer_reset(self) -> None: ...
-
     async def close_for_restart(self) -> None: ...
 
 
@@ -70,6 +68,16 @@ def unwatch(socket: RoomSocket) -> None:
 def local_sockets() -> list[RoomSocket]:
     """The room sockets open in this process (``drain`` closes them on SIGTERM)."""
     return list(_sockets)
+
+
+async def close_local_sockets() -> None:
+    """Close every room socket of this process with 4012 (``close_for_restart``): after a
+    layer reset here, on SIGTERM in ``drain``."""
+    for socket in local_sockets():
+        try:
+            await socket.close_for_restart()
+        except Exception:
+            logger.warning("closing a room socket for a restart failed")
 
 
 async def _loop_lag() -> float:
@@ -125,8 +133,4 @@ async def _run(layer: Any) -> None:
         except Exception:
             logger.warning("room layer reset failed; will retry")
         fanout.reset()
-        for socket in list(_sockets):
-            try:
-                await socket.close_for_layer_reset()
-            except Exception:
-                logger.warning("closing a room socket after a layer reset failed")
+        await close_local_sockets()
