@@ -17,7 +17,7 @@ from sessions_app.rooms import notify, presence
 from sessions_app.rooms.models import ChatMessage, Participant, ParticipantState
 from sessions_app.rooms.protocol import CHAT_TEXT_MAX_CHARS as MAX_TEXT
 from sessions_app.rooms.protocol import RoomError
-from sessions_app.rooms.selectors import access_granted, message_record, require_access
+from sessions_app.rooms.selectors import access_granted_sql, message_record, require_access
 from vioip.accounts.models import User
 
 
@@ -122,10 +122,8 @@ def _chat_store_one_statement(
     message = ChatMessage(
         session_id=session_id, sender=user, client_id=client_id, text=text, sent_at=timezone.now()
     )
-    access_sql, access_params = (
-        access_granted(session_id=session_id, user_id=user.pk, token_id=token_id)
-        .values("pk")
-        .query.sql_with_params()
+    access_sql, access_params = access_granted_sql(
+        session_id=session_id, user_id=user.pk, token_id=token_id
     )
     params = [
         user.pk,

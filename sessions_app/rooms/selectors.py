@@ -4,11 +4,13 @@ of a live socket."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -267,15 +269,18 @@ def socket_access(*, session_id: int, user_id: int, token_id: int | None) -> int
     return _verdict(row[:-1], token_live=bool(row[-1]))
 
 
-def access_granted(*, session_id: int, user_id: int, token_id: int | None) -> QuerySet[Participant]:
+def _access_granted(
+    *, session_id: int, user_id: int, token_id: int | None, now: dt.datetime
+) -> QuerySet[Participant]:
     """The participant row when ``socket_access`` would grant, else nothing: the same rule
     as a filter, for statements that check access and write at once (chat on
-    PostgreSQL). Tests hold the two forms to the same answers."""
+    PostgreSQL, through ``access_granted_sql``). The revocation tests hold the two forms
+    to the same answers on PostgreSQL."""
     return (
         _with_relationship(Participant.objects.filter(session_id=session_id, user_id=user_id))
         .annotate(
             token_live=Exists(
-                _live_tokens(timezone.now()).filter(pk=token_id or 0, user_id=OuterRef("user_id"))
+                _live_tokens(now).filter(pk=token_id or 0, user_id=OuterRef("user_id"))
             )
         )
         .filter(user__is_active=True, token_live=True, removed=False)
@@ -287,6 +292,45 @@ def access_granted(*, session_id: int, user_id: int, token_id: int | None) -> Qu
             )
         )
     )
+
+
+# Stand-ins bound in place of a socket's own values when the statement is compiled once.
+_SESSION, _USER, _TOKEN = -730_001, -730_002, -730_003
+_NOW = dt.datetime(1901, 2, 3, 4, 5, 6, 789, tzinfo=dt.UTC)
+
+
+@functools.cache
+def _access_granted_compiled() -> tuple[str, tuple[Any, ...]]:
+    """``_access_granted``'s SQL (selecting the participant's pk) with its parameters, the
+    socket's own values left as stand-ins. The SQL is the same for every socket and
+    message, so the ORM builds and compiles it once per process, not once a message."""
+    sql, params = (
+        _access_granted(session_id=_SESSION, user_id=_USER, token_id=_TOKEN, now=_NOW)
+        .values("pk")
+        .query.sql_with_params()
+    )
+    if not {_SESSION, _USER, _TOKEN, _NOW} <= set(params):
+        raise ImproperlyConfigured("The access check no longer takes the socket's values.")
+    return sql, tuple(params)
+
+
+def access_granted_sql(
+    *, session_id: int, user_id: int, token_id: int | None
+) -> tuple[str, list[Any]]:
+    """``_access_granted`` as SQL and parameters, for ``EXISTS (…)`` inside a statement of
+    the caller's own: compiled once per process, the socket's values bound per call."""
+    sql, template = _access_granted_compiled()
+    ints = {_SESSION: session_id, _USER: user_id, _TOKEN: token_id or 0}
+    now = timezone.now()
+
+    def bind(param: Any) -> Any:
+        if type(param) is int:
+            return ints.get(param, param)
+        if isinstance(param, dt.datetime) and param == _NOW:
+            return now
+        return param
+
+    return sql, [bind(param) for param in template]
 
 
 class AccessEnded(Exception):

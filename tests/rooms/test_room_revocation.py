@@ -309,8 +309,8 @@ async def test_every_frame_rechecks_access_without_the_layer_message(
     assert not await sync_to_async(lambda: Room.objects.get(pk=room.pk).locked)()
 
 
-@pytest.mark.parametrize("frame", ["chat.history", "hand.raise", "hand.lower"])
-async def test_reads_and_hand_frames_recheck_the_token(
+@pytest.mark.parametrize("frame", ["chat.send", "chat.history", "hand.raise", "hand.lower"])
+async def test_chat_reads_and_hand_frames_recheck_the_token(
     frame: str, client_for: Any, cast: Any, room: Any
 ):
     socket = await _enter(await sync_to_async(client_for)(cast.patient), room)
@@ -323,9 +323,14 @@ async def test_reads_and_hand_frames_recheck_the_token(
     content: dict[str, Any] = {"type": frame}
     if frame == "chat.history":
         content["after_seq"] = 0
+    if frame == "chat.send":
+        # The token's end is a time compared in the statement that stores (PostgreSQL).
+        content = _chat(str(uuid.uuid4()))
     await socket.send(content)
     assert (await socket.receive_type("error"))["code"] == "access_ended"
     assert await socket.closed() == 4401
+    if frame == "chat.send":
+        assert not await sync_to_async(_stored)(content["client_id"])
 
 
 async def test_idle_limit_of_the_rest_token_does_not_end_the_socket(
