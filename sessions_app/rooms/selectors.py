@@ -4,13 +4,11 @@ of a live socket."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -26,8 +24,9 @@ from sessions_app.rooms.models import (
 )
 from sessions_app.rooms.protocol import CLOSE_FORBIDDEN, CLOSE_TICKET, encode
 from sessions_app.selectors import session_for_user
-from vioip.accounts.models import AuthToken, Role, User
+from vioip.accounts.models import AuthToken, Role, User, display_name
 from vioip.core.errors import NotVisible
+from vioip.core.prepared import Prepared
 
 HISTORY_LIMIT = 500
 STATE_MESSAGES = 50
@@ -35,12 +34,25 @@ STATE_MESSAGES = 50
 FRAME_MESSAGE_BYTES = 256 * 1024
 
 
+def _person(*, user_id: int, role: str, username: str, first_name: str, last_name: str) -> dict:
+    name = display_name(role=role, username=username, first_name=first_name, last_name=last_name)
+    return {"user_id": user_id, "display_name": name, "role": role}
+
+
+def person_record(user: User) -> dict[str, Any]:
+    """A person as room frames show them."""
+    return _person(
+        user_id=user.pk,
+        role=user.role,
+        username=user.username,
+        first_name=user.first_name,
+        last_name=user.last_name,
+    )
+
+
 def participant_record(participant: Participant) -> dict[str, Any]:
-    user = participant.user
     return {
-        "user_id": user.pk,
-        "display_name": user.display_name,
-        "role": user.role,
+        **person_record(participant.user),
         "state": participant.state,
         "muted": participant.muted,
         "hand_raised": participant.hand_raised,
@@ -48,16 +60,36 @@ def participant_record(participant: Participant) -> dict[str, Any]:
 
 
 def message_record(message: ChatMessage) -> dict[str, Any]:
-    sender = message.sender
+    return _message(
+        message_id=message.pk,
+        seq=message.seq,
+        client_id=message.client_id,
+        sender=person_record(message.sender),
+        text=message.text,
+        deleted=message.deleted,
+        sent_at=message.sent_at,
+    )
+
+
+def _message(
+    *,
+    message_id: int,
+    seq: int,
+    client_id: Any,
+    sender: dict[str, Any],
+    text: str,
+    deleted: bool,
+    sent_at: dt.datetime,
+) -> dict[str, Any]:
     return {
-        "seq": message.seq,
-        "id": message.pk,
-        "client_id": str(message.client_id),
-        "sender": {"user_id": sender.pk, "display_name": sender.display_name, "role": sender.role},
+        "seq": seq,
+        "id": message_id,
+        "client_id": str(client_id),
+        "sender": sender,
         # A deleted message keeps its place in the sequence but not its text.
-        "text": None if message.deleted else message.text,
-        "deleted": message.deleted,
-        "sent_at": message.sent_at,
+        "text": None if deleted else text,
+        "deleted": deleted,
+        "sent_at": sent_at,
     }
 
 
@@ -66,17 +98,6 @@ def room_flags(room: Room) -> dict[str, Any]:
         "locked": room.locked,
         "chat_enabled": room.chat_enabled,
         "waiting_room": room.waiting_room,
-    }
-
-
-def session_record(session: Session) -> dict[str, Any]:
-    return {
-        "id": session.pk,
-        "title": session.title,
-        "kind": session.kind,
-        "status": session.status,
-        "starts_at": session.starts_at,
-        "ends_at": session.ends_at,
     }
 
 
@@ -132,19 +153,23 @@ def chat_after(
     return kept, len(kept) < len(records)
 
 
-# What a room frame shows of a person: loading only these keeps a socket's entry cheap.
-_PERSON_FIELDS = ("id", "username", "first_name", "last_name", "role")
-
-
-def room_state(*, session_id: int, user: Any) -> dict[str, Any]:
-    """The ``room.state`` frame for ``user``: a patient still waiting gets only their own
-    record and the room's flags — no roster, no chat. Three queries."""
-    room = Room.objects.select_related("session").get(pk=session_id)
-    people = list(
+# room.state's three reads, compiled once (vioip.core.prepared): every entry makes them.
+_PERSON_COLUMNS = ("role", "username", "first_name", "last_name")
+_STATE_ROOM = Prepared(
+    lambda session_id: Room.objects.filter(pk=session_id).values_list(
+        "locked",
+        "chat_enabled",
+        "waiting_room",
+        "last_seq",
+        *(f"session__{name}" for name in ("id", "title", "kind", "status", "starts_at", "ends_at")),
+    ),
+    session_id=Prepared.INT,
+)
+_STATE_PEOPLE = Prepared(
+    lambda session_id, user_id: (
         Participant.objects.filter(session_id=session_id)
-        .filter(Q(user_id=user.pk) | Q(online=True, removed=False))
-        .select_related("user")
-        .only(
+        .filter(Q(user_id=user_id) | Q(online=True, removed=False))
+        .values_list(
             "user_id",
             "is_staff",
             "state",
@@ -152,43 +177,97 @@ def room_state(*, session_id: int, user: Any) -> dict[str, Any]:
             "hand_raised",
             "online",
             "removed",
-            *(f"user__{name}" for name in _PERSON_FIELDS),
+            *(f"user__{name}" for name in _PERSON_COLUMNS),
         )
-    )
-    me = next((p for p in people if p.user_id == user.pk), None)
-    if me is None:
-        raise Participant.DoesNotExist("not a participant of this room")
-    frame: dict[str, Any] = {
-        "type": "room.state",
-        "session": session_record(room.session),
-        "me": participant_record(me),
-        "room": room_flags(room),
-    }
-    if not me.is_staff and me.state != ParticipantState.ADMITTED:
-        return frame
-    frame["participants"] = [
-        participant_record(p)
-        for p in people
-        if p.online and not p.removed and (me.is_staff or p.state == ParticipantState.ADMITTED)
-    ]
-    recent = (
+    ),
+    session_id=Prepared.INT,
+    user_id=Prepared.INT,
+)
+_STATE_MESSAGES = Prepared(
+    lambda session_id: (
         ChatMessage.objects.filter(session_id=session_id)
-        .select_related("sender")
-        .only(
+        .order_by("-seq")
+        .values_list(
             "id",
             "seq",
             "client_id",
             "text",
             "deleted",
             "sent_at",
-            *(f"sender__{name}" for name in _PERSON_FIELDS),
+            "sender_id",
+            *(f"sender__{name}" for name in _PERSON_COLUMNS),
+        )[:STATE_MESSAGES]
+    ),
+    session_id=Prepared.INT,
+)
+
+
+def _row_person(user_id: int, role: str, username: str, first: str, last: str) -> dict[str, Any]:
+    return _person(user_id=user_id, role=role, username=username, first_name=first, last_name=last)
+
+
+def room_state(*, session_id: int, user: Any) -> dict[str, Any]:
+    """The ``room.state`` frame for ``user``: a patient still waiting gets only their own
+    record and the room's flags — no roster, no chat. Three queries, read as rows."""
+    room_rows = _STATE_ROOM.rows(session_id=session_id)
+    if not room_rows:
+        raise Room.DoesNotExist("no room for this session")
+    locked, chat_enabled, waiting_room, last_seq, *session = room_rows[0]
+    people = _STATE_PEOPLE.rows(session_id=session_id, user_id=user.pk)
+    records = {}
+    for user_id, is_staff, state, muted, hand_raised, online, removed, *person in people:
+        records[user_id] = (
+            is_staff,
+            state,
+            online and not removed,
+            {
+                **_row_person(user_id, *person),
+                "state": state,
+                "muted": muted,
+                "hand_raised": hand_raised,
+            },
         )
-        .order_by("-seq")[:STATE_MESSAGES]
-    )
+    if user.pk not in records:
+        raise Participant.DoesNotExist("not a participant of this room")
+    my_staff, my_state, _, me = records[user.pk]
+    session_id_, title, kind, status, starts_at, ends_at = session
+    frame: dict[str, Any] = {
+        "type": "room.state",
+        "session": {
+            "id": session_id_,
+            "title": title,
+            "kind": kind,
+            "status": status,
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+        },
+        "me": me,
+        "room": {"locked": locked, "chat_enabled": chat_enabled, "waiting_room": waiting_room},
+    }
+    if not my_staff and my_state != ParticipantState.ADMITTED:
+        return frame
+    frame["participants"] = [
+        record
+        for _, state, present, record in records.values()
+        if present and (my_staff or state == ParticipantState.ADMITTED)
+    ]
+    recent = [
+        _message(
+            message_id=message_id,
+            seq=seq,
+            client_id=client_id,
+            sender=_row_person(sender_id, *sender),
+            text=text,
+            deleted=deleted,
+            sent_at=sent_at,
+        )
+        for message_id, seq, client_id, text, deleted, sent_at, sender_id, *sender in (
+            _STATE_MESSAGES.rows(session_id=session_id)
+        )
+    ]
     # The newest first, so the byte budget keeps the latest; then back in order.
-    newest = _within_bytes([message_record(m) for m in recent], FRAME_MESSAGE_BYTES)
-    frame["messages"] = newest[::-1]
-    frame["last_seq"] = room.last_seq
+    frame["messages"] = _within_bytes(recent, FRAME_MESSAGE_BYTES)[::-1]
+    frame["last_seq"] = last_seq
     return frame
 
 
@@ -294,43 +373,26 @@ def _access_granted(
     )
 
 
-# Stand-ins bound in place of a socket's own values when the statement is compiled once.
-_SESSION, _USER, _TOKEN = -730_001, -730_002, -730_003
-_NOW = dt.datetime(1901, 2, 3, 4, 5, 6, 789, tzinfo=dt.UTC)
-
-
-@functools.cache
-def _access_granted_compiled() -> tuple[str, tuple[Any, ...]]:
-    """``_access_granted``'s SQL (selecting the participant's pk) with its parameters, the
-    socket's own values left as stand-ins. The SQL is the same for every socket and
-    message, so the ORM builds and compiles it once per process, not once a message."""
-    sql, params = (
-        _access_granted(session_id=_SESSION, user_id=_USER, token_id=_TOKEN, now=_NOW)
-        .values("pk")
-        .query.sql_with_params()
-    )
-    if not {_SESSION, _USER, _TOKEN, _NOW} <= set(params):
-        raise ImproperlyConfigured("The access check no longer takes the socket's values.")
-    return sql, tuple(params)
+_ACCESS_GRANTED = Prepared(
+    lambda session_id, user_id, token_id, now: _access_granted(
+        session_id=session_id, user_id=user_id, token_id=token_id, now=now
+    ).values("pk"),
+    session_id=Prepared.INT,
+    user_id=Prepared.INT,
+    token_id=Prepared.INT,
+    now=Prepared.DATETIME,
+)
 
 
 def access_granted_sql(
     *, session_id: int, user_id: int, token_id: int | None
 ) -> tuple[str, list[Any]]:
-    """``_access_granted`` as SQL and parameters, for ``EXISTS (…)`` inside a statement of
-    the caller's own: compiled once per process, the socket's values bound per call."""
-    sql, template = _access_granted_compiled()
-    ints = {_SESSION: session_id, _USER: user_id, _TOKEN: token_id or 0}
-    now = timezone.now()
-
-    def bind(param: Any) -> Any:
-        if type(param) is int:
-            return ints.get(param, param)
-        if isinstance(param, dt.datetime) and param == _NOW:
-            return now
-        return param
-
-    return sql, [bind(param) for param in template]
+    """``_access_granted`` (the participant's pk) as SQL and parameters, for ``EXISTS (…)``
+    inside a statement of the caller's own. The SQL is the same for every socket and
+    message: compiled once, the socket's values bound per call."""
+    return _ACCESS_GRANTED.sql(
+        session_id=session_id, user_id=user_id, token_id=token_id or 0, now=timezone.now()
+    )
 
 
 class AccessEnded(Exception):

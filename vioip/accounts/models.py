@@ -28,6 +28,16 @@ class UserManager(DjangoUserManager["User"]):
         return super().create_superuser(username, email, password, **extra)
 
 
+def display_name(*, role: str, username: str, first_name: str, last_name: str) -> str:
+    """How other participants see a user (``User.display_name``), from the columns alone,
+    for reads that take rows rather than users: patients by first name and last initial."""
+    if role == Role.PATIENT:
+        initial = f" {last_name[:1]}." if last_name else ""
+        return f"{first_name or 'Participant'}{initial}"
+    full = f"{first_name} {last_name}".strip()
+    return full or username
+
+
 class User(AbstractUser):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.PATIENT)
 
@@ -43,11 +53,12 @@ class User(AbstractUser):
     @property
     def display_name(self) -> str:
         """How other participants see this user: patients by first name and last initial."""
-        if self.role == Role.PATIENT:
-            initial = f" {self.last_name[:1]}." if self.last_name else ""
-            return f"{self.first_name or 'Participant'}{initial}"
-        full = f"{self.first_name} {self.last_name}".strip()
-        return full or self.username
+        return display_name(
+            role=self.role,
+            username=self.username,
+            first_name=self.first_name,
+            last_name=self.last_name,
+        )
 
 
 class AuthToken(models.Model):
