@@ -49,7 +49,6 @@ from sessions_app.rooms.protocol import (
     CLOSE_TRY_LATER,
     MAX_FRAME_BYTES,
 )
-from vioip.accounts import mfa_gate
 from vioip.audit import noise
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
@@ -151,9 +150,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=protocol.CLOSE_LAYER_RESET)
             return
         bearer = await threads.room_db(tickets.ticket_redeem)(raw=raw, session_id=self.session_id)
-        if bearer is None or await threads.room_db(mfa_gate.token_enrollment_only)(
-            token_id=bearer.token_id
-        ):
+        if bearer is None:
             await threads.room_db(self._audit_bad_ticket)()
             await self.close(code=protocol.CLOSE_TICKET)
             return

@@ -75,7 +75,17 @@ def room_enter(*, session_id: int, user: User, conn: str) -> Participant:
     if presence.store().has_expired(session_id, presence.now()):
         room_sweep(session_id=session_id)
     try:
-        participant = enter(session_id=session_id, user=user, conn=conn)
+        # The entry and its audit event commit together.
+        with transaction.atomic():
+            participant = enter(session_id=session_id, user=user, conn=conn)
+            audit.record(
+                action=Action.ROOM_JOIN,
+                actor=user,
+                object_type="session",
+                object_id=session_id,
+                patient=user if user.role == Role.PATIENT else None,
+                detail={"state": participant.state},
+            )
     except Refused as refused:
         audit.record(
             action=Action.ROOM_DENIED,
@@ -87,14 +97,6 @@ def room_enter(*, session_id: int, user: User, conn: str) -> Participant:
             detail={"reason": refused.reason, "close_code": refused.code},
         )
         raise
-    audit.record(
-        action=Action.ROOM_JOIN,
-        actor=user,
-        object_type="session",
-        object_id=session_id,
-        patient=user if user.role == Role.PATIENT else None,
-        detail={"state": participant.state},
-    )
     return participant
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from sessions_app.models import Session
 from sessions_app.rooms.models import RoomTicket
+from vioip.accounts import mfa_gate
 from vioip.accounts.models import AuthToken, User
 from vioip.accounts.tokens import digest
 
@@ -60,8 +61,9 @@ class Bearer:
 
 def ticket_redeem(*, raw: str, session_id: int) -> Bearer | None:
     """The ticket's user and token, once: a used, expired, unknown or other-session
-    ticket is None, as is one whose user is inactive or whose token is revoked or past
-    its absolute expiry. Presenting a ticket spends it whatever the outcome.
+    ticket is None, as is one whose user is inactive or whose token is revoked, past its
+    absolute expiry or good only for enrolling a second factor. Presenting a ticket
+    spends it whatever the outcome.
 
     Two statements and no transaction: the conditional UPDATE spends the ticket
     atomically, so of two sockets presenting it only one gets a row."""
@@ -81,6 +83,7 @@ def ticket_redeem(*, raw: str, session_id: int) -> Bearer | None:
         or token.user_id != ticket.user_id
         or token.revoked_at is not None
         or token.expires_at <= now
+        or mfa_gate.token_enrollment_only(token)
     ):
         return None
     return Bearer(user=ticket.user, token_id=token.pk)

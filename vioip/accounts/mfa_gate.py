@@ -45,9 +45,7 @@ def check(*, token: Any, view: Any) -> None:
         raise MfaRequired
 
 
-def token_enrollment_only(*, token_id: int) -> bool:
+def token_enrollment_only(token: Any) -> bool:
     """For credentials derived from a token (a room ticket): whether the token may only
     enrol a second factor."""
-    from vioip.accounts.models import AuthToken
-
-    return AuthToken.objects.filter(pk=token_id, mfa_enrollment_only=True).exists()
+    return bool(token.mfa_enrollment_only)
