@@ -39,8 +39,14 @@ def sessions_visible_to(*, user: User) -> QuerySet[Session]:
     """Admins: all. Staff: their cohorts' group sessions and workshops, and the individual
     and family sessions of patients in their care. Patients: their active cohorts' group
     sessions and workshops, and their own individual/family sessions."""
-    qs = Session.objects.select_related("cohort")
-    role = current_role(user)
+    return _sessions_visible_as(user=user, role=current_role(user))
+
+
+def _sessions_visible_as(*, user: User, role: str | None) -> QuerySet[Session]:
+    # ``role`` is the one ``current_role`` has just read: callers that needed it for their
+    # own decision pass it on rather than reading it twice. No cohort join: a list shows
+    # the cohort's id only; the door below joins it for the callers that use it.
+    qs = Session.objects.all()
     if role == Role.ADMIN:
         return qs
     if role in (Role.FACILITATOR, Role.CLINICIAN):
@@ -58,7 +64,7 @@ def session_for_user(*, user: User, session_id: Any, attempted: str = "read") ->
     """The door to a session: the session if ``user`` may see it, otherwise ``NotVisible``
     (missing and forbidden alike; the exception handler answers 404 and audits the
     denial against the session's patient, if it names one)."""
-    session = sessions_visible_to(user=user).filter(pk=session_id).first()
+    session = sessions_visible_to(user=user).select_related("cohort").filter(pk=session_id).first()
     if session is None:
         patient_id = (
             Session.objects.filter(pk=session_id).values_list("patient_id", flat=True).first()
@@ -75,8 +81,9 @@ def my_sessions(*, user: User) -> QuerySet[Session]:
     """The caller's own schedule: a patient's cohorts' group sessions and their own
     individual/family sessions; a staff member's assigned cohorts' sessions. Admins and
     auditors take part in no session."""
-    if current_role(user) in (Role.PATIENT, Role.FACILITATOR, Role.CLINICIAN):
-        return sessions_visible_to(user=user)
+    role = current_role(user)
+    if role in (Role.PATIENT, Role.FACILITATOR, Role.CLINICIAN):
+        return _sessions_visible_as(user=user, role=role)
     return Session.objects.none()
 
 

@@ -213,9 +213,9 @@ def test_session_lists_make_a_bounded_number_of_queries(
             patient=cast.patient,
             starts_at=SOON + dt.timedelta(days=offset, hours=4),
         )
-    # The page, its count, the caller's role and the audit's constant cost (the chain
-    # head made and locked, one insert of every patient's event, the head moved, their
-    # savepoints): never per row.
+    # The page (and its count when more rows follow), the caller's role and the audit's
+    # constant cost (the chain head made and locked, one insert of every patient's event,
+    # the head moved, their savepoints): never per row.
     with django_assert_max_num_queries(15):
         response = client.get(url)
     assert response.json()["count"] == 80
@@ -251,3 +251,50 @@ def test_a_session_filter_moment_that_does_not_exist_in_utc_is_a_400(cast, clien
     response = client_for(cast.admin).get("/api/sessions/?to=9999-12-31T23:00:00-05:00")
     assert response.status_code == 400
     assert "to" in response.json()["fields"]
+
+
+def test_a_schedule_that_fits_on_its_page_costs_the_token_the_role_and_the_page(
+    cast, client_for, django_assert_max_num_queries
+):
+    for offset in range(3):
+        SessionFactory(cohort=cast.cohort, starts_at=SOON + dt.timedelta(days=offset))
+    client = client_for(cast.patient)
+    # The token with its user, the caller's role as the database holds it now, the page:
+    # no count when the page shows every session there is.
+    with django_assert_max_num_queries(3):
+        response = client.get("/api/me/sessions/")
+    assert response.json()["count"] == 3
+
+
+def test_pages_of_the_schedule_count_every_session_whichever_page_is_asked(cast, client_for):
+    for offset in range(5):
+        SessionFactory(cohort=cast.cohort, starts_at=SOON + dt.timedelta(days=offset))
+    client = client_for(cast.patient)
+
+    def page(query):
+        response = client.get(f"/api/me/sessions/?{query}")
+        assert response.status_code == 200, response.json()
+        body = response.json()
+        assert set(body) == {"count", "next", "previous", "results"}
+        return body["count"], bool(body["next"]), bool(body["previous"]), len(body["results"])
+
+    assert page("page_size=10") == (5, False, False, 5)
+    assert page("page_size=5") == (5, False, False, 5)
+    assert page("page_size=2") == (5, True, False, 2)
+    assert page("page_size=2&page=1") == (5, True, False, 2)
+    assert page("page_size=2&page=2") == (5, True, True, 2)
+    assert page("page_size=2&page=3") == (5, False, True, 1)
+    assert page("page_size=2&page=last") == (5, False, True, 1)
+    assert page("page_size=4&page=2") == (5, False, True, 1)
+    second = client.get("/api/me/sessions/?page_size=2&page=2").json()
+    assert second["next"].endswith("page=3&page_size=2")
+    assert second["previous"].endswith("page_size=2")
+
+
+@pytest.mark.parametrize("query", ["page=2", "page_size=5&page=2", "page=0", "page=one"])
+def test_a_page_past_the_schedule_or_no_page_at_all_is_a_404(cast, client_for, query):
+    for offset in range(5):
+        SessionFactory(cohort=cast.cohort, starts_at=SOON + dt.timedelta(days=offset))
+    response = client_for(cast.patient).get(f"/api/me/sessions/?{query}")
+    assert response.status_code == 404
+    assert response.json() == {"code": "not_found", "detail": "Invalid page."}
