@@ -9,13 +9,14 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from groups.selectors import is_active_patient, is_cohort_staff
+from groups.selectors import active_patient_cohort_ids, staff_cohort_ids
 from sessions_app.models import PATIENT_KINDS, Session, SessionStatus
 from sessions_app.rooms import notify, presence
-from sessions_app.rooms.models import Participant, ParticipantState
+from sessions_app.rooms.models import Participant, ParticipantState, Room
 from sessions_app.rooms.protocol import CLOSE_ENDED, CLOSE_FORBIDDEN, CLOSE_LOCKED
 from sessions_app.rooms.rows import (
     close_segments,
@@ -27,6 +28,7 @@ from sessions_app.rooms.rows import (
 from vioip.accounts.models import Role, User
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
+from vioip.core.prepared import Prepared
 
 
 class Refused(Exception):
@@ -42,22 +44,80 @@ def _at(timestamp: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC)
 
 
-def _check_entry(*, user: User, session: Session) -> bool:
+class _UserId:
+    """Stands for a user known by id only, so the relationship's one definition
+    (groups.selectors) builds the entry's query."""
+
+    def __init__(self, pk: int) -> None:
+        self.pk = pk
+
+
+# What an entry reads before it locks anything: the session and whether the user's
+# relationship to its cohort holds now. One query, compiled once (vioip.core.prepared).
+_ENTRANCE = Prepared(
+    lambda session_id, user_id: (
+        Session.objects.filter(pk=session_id)
+        .annotate(
+            staff_ok=Exists(
+                staff_cohort_ids(user=_UserId(user_id)).filter(cohort_id=OuterRef("cohort_id"))
+            ),
+            patient_ok=Exists(
+                active_patient_cohort_ids(user=_UserId(user_id)).filter(
+                    cohort_id=OuterRef("cohort_id")
+                )
+            ),
+        )
+        .values_list(
+            "kind", "patient_id", "status", "starts_at", "ends_at", "staff_ok", "patient_ok"
+        )
+    ),
+    session_id=Prepared.INT,
+    user_id=Prepared.INT,
+)
+# The room's row, locked first, then the user's place in it (rows.py has the order).
+_ROOM_LOCKED = Prepared(
+    lambda session_id: (
+        Room.objects.select_for_update().filter(pk=session_id).values_list("locked", "waiting_room")
+    ),
+    session_id=Prepared.INT,
+)
+_PLACE_LOCKED = Prepared(
+    lambda session_id, user_id: (
+        Participant.objects.select_for_update()
+        .filter(session_id=session_id, user_id=user_id)
+        .values_list("id", "is_staff", "state", "muted", "hand_raised", "online", "removed")
+    ),
+    session_id=Prepared.INT,
+    user_id=Prepared.INT,
+)
+_PLACE_ENTERED = (
+    "UPDATE rooms_participant SET is_staff = %s, state = %s, online = true, updated_at = %s "
+    "WHERE id = %s"
+)
+
+
+def _check_entry(*, user: User, session_id: int) -> bool:
     """Whether ``user`` may enter now; returns whether they enter as staff."""
-    if is_cohort_staff(user=user, cohort_id=session.cohort_id):
+    rows = _ENTRANCE.rows(session_id=session_id, user_id=user.pk)
+    if not rows:
+        raise Refused(CLOSE_FORBIDDEN, "not_a_member")
+    kind, patient_id, status, starts_at, ends_at, staff_ok, patient_ok = rows[0]
+    if user.role in (Role.FACILITATOR, Role.CLINICIAN) and staff_ok:
         staff = True
-    elif is_active_patient(user=user, cohort_id=session.cohort_id) and (
-        session.kind not in PATIENT_KINDS or session.patient_id == user.pk
+    elif (
+        user.role == Role.PATIENT
+        and patient_ok
+        and (kind not in PATIENT_KINDS or patient_id == user.pk)
     ):
         staff = False
     else:
         raise Refused(CLOSE_FORBIDDEN, "not_a_member")
-    if session.status in (SessionStatus.CANCELLED, SessionStatus.ENDED):
+    if status in (SessionStatus.CANCELLED, SessionStatus.ENDED):
         raise Refused(CLOSE_ENDED, "session_closed")
     if not staff:
         now = timezone.now()
-        opens = session.starts_at - dt.timedelta(minutes=settings.ROOM_EARLY_ENTRY_MINUTES)
-        if not opens <= now <= session.ends_at:
+        opens = starts_at - dt.timedelta(minutes=settings.ROOM_EARLY_ENTRY_MINUTES)
+        if not opens <= now <= ends_at:
             raise Refused(CLOSE_FORBIDDEN, "outside_session_time")
     return staff
 
@@ -103,25 +163,42 @@ def room_enter(*, session_id: int, user: User, conn: str) -> Participant:
 @transaction.atomic
 def enter(*, session_id: int, user: User, conn: str) -> Participant:
     """The entry itself, without ``room_enter``'s sweep first or its audit: the heartbeat
-    brings back with it a socket that was swept while it was alive."""
-    session = Session.objects.filter(pk=session_id).first()
-    if session is None:
-        raise Refused(CLOSE_FORBIDDEN, "not_a_member")
-    is_staff = _check_entry(user=user, session=session)
-    room = room_for_update(session)
-    participant = participant_for_update(session_id=session_id, user_id=user.pk)
-    if participant is None:
+    brings back with it a socket that was swept while it was alive.
+
+    Every entry makes it, so its reads are compiled once and its writes are plain
+    statements: about half the round trips and a fraction of the CPU of the models."""
+    is_staff = _check_entry(user=user, session_id=session_id)
+    room = _ROOM_LOCKED.rows(session_id=session_id)
+    if not room:
+        room_for_update(Session.objects.get(pk=session_id))  # made on first use
+        room = _ROOM_LOCKED.rows(session_id=session_id)
+    locked, waiting_room = room[0]
+    place = _PLACE_LOCKED.rows(session_id=session_id, user_id=user.pk)
+    if place:
+        pk, was_staff, state, muted, hand_raised, online, removed = place[0]
+        participant = Participant(
+            pk=pk,
+            session_id=session_id,
+            user=user,
+            is_staff=was_staff,
+            state=state,
+            muted=muted,
+            hand_raised=hand_raised,
+            online=online,
+            removed=removed,
+        )
+    else:
         participant = Participant.objects.create(
-            session=session, user=user, is_staff=is_staff, state=ParticipantState.WAITING
+            session_id=session_id, user=user, is_staff=is_staff, state=ParticipantState.WAITING
         )
     if participant.removed:
         raise Refused(CLOSE_FORBIDDEN, "removed")
-    if room.locked and not is_staff and participant.state != ParticipantState.ADMITTED:
+    if locked and not is_staff and participant.state != ParticipantState.ADMITTED:
         raise Refused(CLOSE_LOCKED, "room_locked")
 
     before = visible_record(participant)
     participant.is_staff = is_staff
-    if is_staff or not room.waiting_room:
+    if is_staff or not waiting_room:
         participant.state = ParticipantState.ADMITTED
     # Otherwise the state stays what it was: the waiting room admits no one by itself.
     now = presence.now()
@@ -131,9 +208,19 @@ def enter(*, session_id: int, user: User, conn: str) -> Participant:
             store.remove(session_id, presence.member_name(user.pk, member.conn))
     store.touch(session_id, presence.member_name(user.pk, conn), presence.socket_expiry(now))
     participant.online = True
-    participant.save(update_fields=["is_staff", "state", "online", "updated_at"])
+    at = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PLACE_ENTERED,
+            [
+                participant.is_staff,
+                participant.state,
+                connection.ops.adapt_datetimefield_value(at),
+                participant.pk,
+            ],
+        )
     if participant.state == ParticipantState.ADMITTED:
-        open_segment(session_id=session_id, user_id=user.pk, at=timezone.now())
+        open_segment(session_id=session_id, user_id=user.pk, at=at)
     notify.notify_presence(session_id=session_id, before=before, after=visible_record(participant))
     return participant
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 
@@ -30,11 +30,19 @@ def room_for_update(session: Session) -> Room:
     return Room.objects.select_for_update().get(pk=session.pk)
 
 
+# An attendance stretch opens unless one is open already: one statement, as every
+# admitted entry makes it.
+_SEGMENT_OPENED = (
+    "INSERT INTO rooms_attendancesegment (session_id, user_id, joined_at) "
+    "SELECT %s, %s, %s WHERE NOT EXISTS (SELECT 1 FROM rooms_attendancesegment "
+    "WHERE session_id = %s AND user_id = %s AND left_at IS NULL)"
+)
+
+
 def open_segment(*, session_id: int, user_id: int, at: dt.datetime) -> None:
-    if not AttendanceSegment.objects.filter(
-        session_id=session_id, user_id=user_id, left_at__isnull=True
-    ).exists():
-        AttendanceSegment.objects.create(session_id=session_id, user_id=user_id, joined_at=at)
+    joined_at = connection.ops.adapt_datetimefield_value(at)
+    with connection.cursor() as cursor:
+        cursor.execute(_SEGMENT_OPENED, [session_id, user_id, joined_at, session_id, user_id])
 
 
 def close_segments(*, session_id: int, at: dt.datetime, user_id: int | None = None) -> None:
