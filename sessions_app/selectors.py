@@ -29,9 +29,10 @@ from vioip.core.errors import NotVisible
 def current_role(user: User) -> str | None:
     """The user's role as the database has it now (None when deactivated): a user object
     held by a long-lived connection may carry a role an admin has since changed."""
-    role: str | None = (
-        User.objects.filter(pk=user.pk, is_active=True).values_list("role", flat=True).first()
-    )
+    try:
+        role: str = User.objects.values_list("role", flat=True).get(pk=user.pk, is_active=True)
+    except User.DoesNotExist:
+        return None
     return role
 
 

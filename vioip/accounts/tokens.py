@@ -55,12 +55,14 @@ def token_issue(
 
 def token_authenticate(raw: str) -> AuthToken | None:
     """The live token for ``raw``, its idle clock extended; None if unknown or expired."""
-    token = (
-        AuthToken.objects.select_related("user")
-        .filter(digest=digest(raw), revoked_at__isnull=True)
-        .first()
-    )
-    if token is None or not token.user.is_active:
+    try:
+        # The digest is unique: a get, not a first() that would order by id to pick one.
+        token = AuthToken.objects.select_related("user").get(
+            digest=digest(raw), revoked_at__isnull=True
+        )
+    except AuthToken.DoesNotExist:
+        return None
+    if not token.user.is_active:
         return None
     now = timezone.now()
     if now >= token_expires_at(token):
