@@ -24,16 +24,21 @@ from vioip.accounts.models import Role, User
 from vioip.audit import services as audit
 from vioip.audit.models import Action
 from vioip.core.errors import NotVisible
+from vioip.core.prepared import Prepared
 
 
 def current_role(user: User) -> str | None:
     """The user's role as the database has it now (None when deactivated): a user object
     held by a long-lived connection may carry a role an admin has since changed."""
-    try:
-        role: str = User.objects.values_list("role", flat=True).get(pk=user.pk, is_active=True)
-    except User.DoesNotExist:
-        return None
-    return role
+    rows = _CURRENT_ROLE.rows(user_id=user.pk)
+    return str(rows[0][0]) if rows else None
+
+
+# Read on every request that lists or opens sessions: compiled once, not per request.
+_CURRENT_ROLE = Prepared(
+    lambda user_id: User.objects.filter(pk=user_id, is_active=True).values_list("role"),
+    user_id=Prepared.INT,
+)
 
 
 def sessions_visible_to(*, user: User) -> QuerySet[Session]:

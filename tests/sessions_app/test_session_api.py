@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from sessions_app.models import Session
 from tests.factories import EnrollmentFactory, SessionFactory, UserFactory
-from vioip.accounts.models import Role
+from vioip.accounts.models import Role, User
 
 pytestmark = pytest.mark.django_db
 
@@ -298,3 +298,14 @@ def test_a_page_past_the_schedule_or_no_page_at_all_is_a_404(cast, client_for, q
     response = client_for(cast.patient).get(f"/api/me/sessions/?{query}")
     assert response.status_code == 404
     assert response.json() == {"code": "not_found", "detail": "Invalid page."}
+
+
+def test_the_schedule_follows_a_role_changed_between_two_requests_of_one_token(cast, client_for):
+    SessionFactory(cohort=cast.cohort, starts_at=SOON)
+    client = client_for(cast.patient)
+    assert client.get("/api/me/sessions/").json()["count"] == 1
+
+    # A facilitator with no place on any care team: no cohort's schedule, not even the one
+    # the same token saw as a patient a moment ago.
+    User.objects.filter(pk=cast.patient.pk).update(role=Role.FACILITATOR)
+    assert client.get("/api/me/sessions/").json()["count"] == 0

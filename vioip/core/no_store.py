@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
-from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.utils.cache import add_never_cache_headers
 
 API_PREFIX = "/api/"
 
@@ -21,8 +21,8 @@ class NoStoreApiMiddleware:
         response = self.get_response(request)
         if request.path.startswith(API_PREFIX):
             # no-store forbids keeping a copy at all; private and max-age=0 cover caches
-            # that predate it. Vary nothing: there is nothing to reuse.
+            # that predate it (add_never_cache_headers sets all three, with no-cache and
+            # must-revalidate). Vary nothing: there is nothing to reuse.
             add_never_cache_headers(response)
-            patch_cache_control(response, no_store=True, private=True)
             response["Pragma"] = "no-cache"
         return response
