@@ -12,14 +12,14 @@ import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from sessions_app.models import Session
 from sessions_app.rooms.models import RoomTicket
-from vioip.accounts import mfa_gate
 from vioip.accounts.models import AuthToken, User
 from vioip.accounts.tokens import digest
+from vioip.core.prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,24 @@ class Bearer:
     token_id: int
 
 
+_SPEND = "UPDATE rooms_roomticket SET used_at = %s WHERE digest = %s AND used_at IS NULL"
+_USER_FIELDS = tuple(field.attname for field in User._meta.concrete_fields)
+# The spent ticket with its token and user, compiled once (vioip.core.prepared).
+_SPENT = Prepared(
+    lambda digest: RoomTicket.objects.filter(digest=digest).values_list(
+        "session_id",
+        "expires_at",
+        "token_id",
+        "token__user_id",
+        "token__revoked_at",
+        "token__expires_at",
+        "token__mfa_enrollment_only",
+        *(f"user__{name}" for name in _USER_FIELDS),
+    ),
+    digest=Prepared.STR,
+)
+
+
 def ticket_redeem(*, raw: str, session_id: int) -> Bearer | None:
     """The ticket's user and token, once: a used, expired, unknown or other-session
     ticket is None, as is one whose user is inactive or whose token is revoked, past its
@@ -71,19 +89,26 @@ def ticket_redeem(*, raw: str, session_id: int) -> Bearer | None:
         return None
     now = timezone.now()
     key = digest(raw)
-    if not RoomTicket.objects.filter(digest=key, used_at__isnull=True).update(used_at=now):
+    with connection.cursor() as cursor:
+        cursor.execute(_SPEND, [connection.ops.adapt_datetimefield_value(now), key])
+        if cursor.rowcount != 1:
+            return None
+    rows = _SPENT.rows(digest=key)
+    if not rows:
         return None
-    ticket = RoomTicket.objects.select_related("user", "token").get(digest=key)
-    if ticket.expires_at <= now or ticket.session_id != session_id:
+    ticket_session, expires_at, token_id, token_user, revoked_at, token_expires, enrol_only, *me = (
+        rows[0]
+    )
+    user = User.from_db(connection.alias, _USER_FIELDS, me)
+    if expires_at <= now or ticket_session != session_id:
         return None
-    token = ticket.token
     if (
-        not ticket.user.is_active
-        or token is None
-        or token.user_id != ticket.user_id
-        or token.revoked_at is not None
-        or token.expires_at <= now
-        or mfa_gate.token_enrollment_only(token)
+        not user.is_active
+        or token_id is None
+        or token_user != user.pk
+        or revoked_at is not None
+        or token_expires <= now
+        or enrol_only  # good only for enrolling a second factor (accounts.mfa_gate)
     ):
         return None
-    return Bearer(user=ticket.user, token_id=token.pk)
+    return Bearer(user=user, token_id=token_id)

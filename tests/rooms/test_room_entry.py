@@ -13,6 +13,7 @@ from sessions_app.rooms import tickets
 from sessions_app.rooms.models import RoomTicket
 from tests.factories import SessionFactory
 from tests.rooms.conftest import open_socket
+from vioip.accounts.models import AuthToken
 from vioip.accounts.tokens import token_issue
 from vioip.audit.models import AuditEvent
 
@@ -121,6 +122,32 @@ async def test_expired_ticket_closes_4401(issue_ticket: Any, cast: Any, live_ses
     with time_machine.travel(timezone.now() + dt.timedelta(seconds=31)):
         socket = await open_socket(live_session.pk, ticket)
         assert await socket.closed() == 4401
+
+
+def _end_token(user: Any, how: str) -> None:
+    tokens = AuthToken.objects.filter(user=user)
+    if how == "revoked":
+        tokens.update(revoked_at=timezone.now())
+    elif how == "expired":
+        tokens.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    elif how == "enrolment_only":
+        tokens.update(mfa_enrollment_only=True)
+    else:
+        type(user).objects.filter(pk=user.pk).update(is_active=False)
+
+
+@pytest.mark.parametrize("how", ["revoked", "expired", "enrolment_only", "deactivated"])
+async def test_a_ticket_whose_credential_ended_before_redeeming_closes_4401(
+    how: str, issue_ticket: Any, cast: Any, live_session: Any
+):
+    ticket = await issue_ticket(cast.patient, live_session)
+    await sync_to_async(_end_token)(cast.patient, how)
+    socket = await open_socket(live_session.pk, ticket)
+    assert await socket.closed() == 4401
+    assert not await sync_to_async(_room_events)("room_join")
+    # Spent all the same: a second try with the same ticket is refused too.
+    used = await sync_to_async(lambda: RoomTicket.objects.filter(used_at__isnull=False).count())()
+    assert used == 1
 
 
 async def test_outsider_and_other_cohorts_patient_are_refused_4403(cast: Any, live_session: Any):

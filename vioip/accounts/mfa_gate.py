@@ -43,9 +43,3 @@ def is_allowed(view: Any) -> bool:
 def check(*, token: Any, view: Any) -> None:
     if getattr(token, "mfa_enrollment_only", False) and not is_allowed(view):
         raise MfaRequired
-
-
-def token_enrollment_only(token: Any) -> bool:
-    """For credentials derived from a token (a room ticket): whether the token may only
-    enrol a second factor."""
-    return bool(token.mfa_enrollment_only)

@@ -12,7 +12,8 @@ converts the rows as the ORM would (decrypted fields, aware datetimes).
     )
     rows = ROOM_FLAGS.rows(session_id=42)
 
-Only ints and datetimes are bound, never lists (an ``__in`` of varying length is other SQL).
+Only ints, strings and datetimes are bound, never lists (an ``__in`` of another length is
+other SQL).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Prepared:
     each thread keeps the compiler of its own connection."""
 
     INT: ClassVar[str] = "int"
+    STR: ClassVar[str] = "str"
     DATETIME: ClassVar[str] = "datetime"
 
     def __init__(self, build: Callable[..., QuerySet[Any]], **kinds: str) -> None:
@@ -53,10 +55,12 @@ class Prepared:
         self._local = threading.local()
 
     def _stand_in(self, kind: str) -> Any:
-        # Values no caller passes: ids are positive, and no record dates from 1901.
+        # Values no caller passes: ids are positive, text holds no NUL, no record dates from 1901.
         number = next(_stand_ins)
         if kind == self.INT:
             return -(10**12) - number
+        if kind == self.STR:
+            return f"\x00prepared {number}\x00"
         if kind == self.DATETIME:
             return dt.datetime(1901, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=number)
         raise ValueError(f"Unknown kind {kind!r}.")
