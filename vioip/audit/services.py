@@ -11,11 +11,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from vioip.audit.models import Action, AuditChainHead, AuditEvent, Outcome
 from vioip.core.middleware import current_client_address, current_request_id
+from vioip.core.prepared import Prepared
 
 GENESIS = "0" * 64
 
@@ -55,16 +56,24 @@ def head_mac(seq: int, head_hash: str) -> str:
     return _mac(f"vioip-audit-head:{seq}:{head_hash}".encode())
 
 
-def _locked_head() -> AuditChainHead:
-    head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
-    if head is not None:
-        return head
+# The head is read and moved by every audited event: compiled once, a plain UPDATE.
+_HEAD_LOCKED = Prepared(
+    lambda: AuditChainHead.objects.select_for_update().filter(pk=1).values_list("seq", "hash")
+)
+_HEAD_MOVED = "UPDATE audit_auditchainhead SET seq = %s, hash = %s, mac = %s WHERE id = 1"
+
+
+def _locked_head() -> tuple[int, str]:
+    """The chain's (seq, hash), its row locked until the caller's transaction ends."""
+    rows = _HEAD_LOCKED.rows()
+    if rows:
+        return rows[0]
     try:
         with transaction.atomic():
             AuditChainHead.objects.create(pk=1, seq=0, hash=GENESIS, mac=head_mac(0, GENESIS))
     except IntegrityError:
         pass  # another writer created it first
-    return AuditChainHead.objects.select_for_update().get(pk=1)
+    return _HEAD_LOCKED.rows()[0]
 
 
 def _build_event(
@@ -102,8 +111,7 @@ def _build_event(
 
 def _append(events: list[AuditEvent]) -> list[AuditEvent]:
     with transaction.atomic():
-        head = _locked_head()
-        seq, prev_hash = head.seq, head.hash
+        seq, prev_hash = _locked_head()
         for event in events:
             seq += 1
             event.seq = seq
@@ -111,8 +119,8 @@ def _append(events: list[AuditEvent]) -> list[AuditEvent]:
             event.hash = event_hash(event)
             prev_hash = event.hash
         AuditEvent.objects.bulk_create(events)
-        head.seq, head.hash, head.mac = seq, prev_hash, head_mac(seq, prev_hash)
-        head.save(update_fields=["seq", "hash", "mac"])
+        with connection.cursor() as cursor:
+            cursor.execute(_HEAD_MOVED, [seq, prev_hash, head_mac(seq, prev_hash)])
     return events
 
 
