@@ -166,11 +166,19 @@ async def test_deleted_message_is_hidden_for_everyone_but_kept(
     patient, _ = await join(cast.patient, open_session)
     await patient.send(chat("something to hide"))
     seq = (await staff.receive_type("chat.message"))["seq"]
+    # Someone enters while it is visible (room.state shows it), then again after.
+    clinician, state = await join(cast.clinician, open_session)
+    assert [m["text"] for m in state["messages"]] == ["something to hide"]
+    await clinician.close()
     await staff.send({"type": "chat.delete", "seq": seq})
     assert await patient.receive_type("chat.deleted") == {"type": "chat.deleted", "seq": seq}
     await patient.send({"type": "chat.history", "after_seq": 0})
     (hidden,) = (await patient.receive_type("chat.history"))["messages"]
     assert hidden["deleted"] is True and hidden["text"] is None
+    clinician, state = await join(cast.clinician, open_session)
+    (hidden,) = state["messages"]
+    assert hidden["deleted"] is True and hidden["text"] is None
+    await clinician.close()
     stored = await sync_to_async(ChatMessage.objects.get)()
     assert stored.deleted and stored.deleted_by_id == cast.facilitator.pk
     assert stored.text == "something to hide"

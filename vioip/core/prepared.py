@@ -49,9 +49,19 @@ class Prepared:
     STR: ClassVar[str] = "str"
     DATETIME: ClassVar[str] = "datetime"
 
-    def __init__(self, build: Callable[..., QuerySet[Any]], **kinds: str) -> None:
+    def __init__(
+        self,
+        build: Callable[..., QuerySet[Any]],
+        *,
+        unconverted: tuple[str, ...] = (),
+        **kinds: str,
+    ) -> None:
+        """``build`` makes the queryset from the values named in ``kinds`` (``INT``,
+        ``STR`` or ``DATETIME``); the ``unconverted`` columns come back as the database
+        holds them (say, ciphertext the caller decrypts its own way)."""
         self._build = build
         self._kinds = kinds
+        self._unconverted = unconverted
         self._local = threading.local()
 
     def _stand_in(self, kind: str) -> Any:
@@ -85,7 +95,10 @@ class Prepared:
         if missing:
             raise ImproperlyConfigured(f"The query does not take {sorted(missing)}.")
         fields = [column[0] for column in compiler.select[: compiler.col_count]]
-        compiled = _Compiled(sql, tuple(params), slots, compiler, compiler.get_converters(fields))
+        converters = compiler.get_converters(fields)
+        for name in self._unconverted:
+            converters.pop(queryset.query.values_select.index(name), None)
+        compiled = _Compiled(sql, tuple(params), slots, compiler, converters)
         self._local.compiled = compiled
         return compiled
 
