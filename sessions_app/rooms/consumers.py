@@ -13,6 +13,7 @@ import contextlib
 import contextvars
 import json
 import logging
+import math
 import time
 import uuid
 from collections import deque
@@ -52,6 +53,7 @@ from sessions_app.rooms.protocol import (
 from vioip.audit import noise
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
+from vioip.core.loops import PerLoop
 from vioip.core.middleware import (
     client_address_for_scope,
     current_client_address,
@@ -80,18 +82,36 @@ class BadFrame(Exception):
         self.detail = detail
 
 
+# Per event loop: the sweeps pending, as (room, whole second of loop time it runs at).
+_sweeps_pending: PerLoop[set[tuple[int, int]]] = PerLoop(lambda loop: set())
+
+
 def _sweep_later(session_id: int, delay: float) -> None:
+    """Sweep the room once ``delay`` has passed, rounded up to the next whole second: the
+    sockets of a room that close within the same second share one sweep. A storm that
+    closes a room's twenty sockets at once asked for twenty sweeps, and two thousand of
+    them due in the same second held the room database threads for over a second while
+    chat waited (bench/NOTES.md). A leave is announced at most a second later for it."""
+    loop = asyncio.get_running_loop()
+    pending = _sweeps_pending.get()
+    at = math.ceil(loop.time() + delay)
+    if (session_id, at) in pending:
+        return
+    pending.add((session_id, at))
+
     async def sweep() -> None:
-        await asyncio.sleep(delay)
         try:
+            await asyncio.sleep(max(0.0, at - loop.time()))
             await threads.room_db(entry.room_sweep)(session_id=session_id)
         except Exception as exc:
             # One line, no traceback: tracebacks can carry frame locals with PHI.
             logger.error("room sweep failed session=%s error=%s", session_id, type(exc).__name__)
+        finally:
+            pending.discard((session_id, at))
 
     # A fresh context: the sweep is the room's, not the audit context of the socket that
     # happened to schedule it.
-    task = asyncio.get_running_loop().create_task(sweep(), context=contextvars.Context())
+    task = loop.create_task(sweep(), context=contextvars.Context())
     _pending_sweeps.add(task)
     task.add_done_callback(_pending_sweeps.discard)
 

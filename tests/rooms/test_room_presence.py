@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -84,6 +85,32 @@ async def test_grace_expiry_takes_the_person_out_and_closes_attendance(
     segments = await sync_to_async(_segments)(cast.patient)
     assert len(segments) == 1
     assert abs((segments[0][1] - left_at).total_seconds()) < 5
+    await staff.close()
+
+
+async def test_people_leaving_close_together_each_leave_when_their_grace_ends(
+    join: Any, cast: Any, open_session: Any, settings: Any
+):
+    # No entry comes to sweep the room: the sweeps the closes scheduled take them out,
+    # one sweep per room and second, however many sockets close in it.
+    settings.ROOM_GRACE_SECONDS = 1
+    staff, _ = await join(cast.facilitator, open_session)
+    patient, _ = await join(cast.patient, open_session)
+    clinician, _ = await join(cast.clinician, open_session)
+    await patient.close()
+    await asyncio.sleep(0.7)
+    await clinician.close()
+    gone = set()
+    for _ in range(2):
+        gone.add((await staff.receive_type("presence.left", timeout=5))["user_id"])
+    assert gone == {cast.patient.pk, cast.clinician.pk}
+    assert await sync_to_async(
+        lambda: set(
+            Participant.objects.filter(session=open_session, online=False).values_list(
+                "user_id", flat=True
+            )
+        )
+    )() == {cast.patient.pk, cast.clinician.pk}
     await staff.close()
 
 
