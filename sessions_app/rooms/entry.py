@@ -287,6 +287,15 @@ def socket_release(
     return Released(sweep_due=True)
 
 
+# Who the database has in a room: every sweep reads it (compiled once).
+_ONLINE = Prepared(
+    lambda session_id: Participant.objects.filter(session_id=session_id, online=True).values_list(
+        "user_id"
+    ),
+    session_id=Prepared.INT,
+)
+
+
 def room_sweep(*, session_id: int) -> list[int]:
     """Remove expired sockets and grace entries (any process may do it; each entry is
     handled once) and take out the people who have nothing live left — including anyone
@@ -298,16 +307,17 @@ def room_sweep(*, session_id: int) -> list[int]:
     for member in expired:
         last_seen[member.user_id] = max(last_seen.get(member.user_id, 0.0), member.left_at)
     live = presence.live_user_ids(session_id, now)
-    online = Participant.objects.filter(session_id=session_id, online=True).values_list(
-        "user_id", flat=True
-    )
-    for user_id in online:
+    for (user_id,) in _ONLINE.rows(session_id=session_id):
         if user_id not in live:
             last_seen.setdefault(user_id, now)
+    # Someone live again (reconnected within the grace window) stays: room_leave would say
+    # so under the room's lock, but only after taking it. It checks again under the lock
+    # for those who are not.
     return [
         user_id
         for user_id, seen in last_seen.items()
-        if room_leave(session_id=session_id, user_id=user_id, left_at=_at(seen))
+        if user_id not in live
+        and room_leave(session_id=session_id, user_id=user_id, left_at=_at(seen))
     ]
 
 
