@@ -131,72 +131,95 @@ def steps_table(size: dict[str, Any]) -> list[str]:
 
 
 def targets(results: dict[str, Any]) -> list[str]:
-    """Each issue target for vioip: met, or the distance to it."""
+    """Each target of the rooms-under-load work for vioip, as a ratio to the Channels
+    tutorial chat (core layer) measured in the same run where it is one: met, or the
+    distance to it. The steady-latency target is a median of three runs (bench/NOTES.md)."""
     sizes = results["sizes"]
     if not sizes or not any("vioip" in s["stacks"] for s in sizes):
         return ["vioip was not measured in this run."]
-    # Sizes where vioip produced figures; the largest stands for the socket-count targets.
     measured = [s for s in sizes if summary(s["stacks"].get("vioip", {}))] or sizes
     small = min(measured, key=lambda s: s["rooms"] * s["participants"])
     large = max(measured, key=lambda s: s["rooms"] * s["participants"])
-    v_small = summary(small["stacks"].get("vioip", {}))
-    v_large = summary(large["stacks"].get("vioip", {}))
-    core = summary(small["stacks"].get("channels-core", {}))
-    floor = summary(small["stacks"].get("floor", {}))
-    sat = v_small.get("saturation fps (p99 ≤ 100 ms)")
-    n_large = large["rooms"] * large["participants"]
     checks: list[tuple[str, Any, str, bool | None]] = []
 
     def check(name: str, value: Any, goal: str, ok: bool | None) -> None:
         checks.append((name, value, goal, ok))
 
-    def le(v: Any, limit: float) -> bool | None:
-        return None if v is None else v <= limit
+    def ratio(a: Any, b: Any) -> float | None:
+        return None if not a or not b else a / b
 
-    def ge(v: Any, limit: float) -> bool | None:
-        return None if v is None or limit is None else v >= limit
+    def at_most(value: float | None, limit: float) -> bool | None:
+        return None if value is None else value <= limit
 
+    def at_least(value: float | None, limit: float) -> bool | None:
+        return None if value is None else value >= limit
+
+    v = summary(small["stacks"].get("vioip", {}))
+    core = summary(small["stacks"].get("channels-core", {}))
+    n_small = small["rooms"] * small["participants"]
+    entry = ratio(v.get("connects/s (with presence)"), core.get("connects/s (with presence)"))
     check(
-        f"sockets held ({n_large})",
-        v_large.get("sockets held"),
-        f"= {n_large}",
-        None if v_large.get("sockets held") is None else v_large["sockets held"] == n_large,
+        "entry: connects/s ÷ Channels core",
+        None if entry is None else f"{entry:.2f}x ({_fmt(v.get('connects/s (with presence)'))}/s)",
+        "≥ 0.5x",
+        at_least(entry, 0.5),
     )
-    rss = v_large.get("RSS per socket (KiB)")
-    check("RSS per socket", rss, "≤ 25 KiB", le(rss, 25))
-    p50 = v_small.get("p50 at 2000 fps (ms)")
-    p99 = v_small.get("p99 at 2000 fps (ms)")
-    check("p50 at 2,000 fps", p50, "≤ 5 ms", le(p50, 5))
-    check("p99 at 2,000 fps", p99, "≤ 20 ms", le(p99, 20))
-    check("saturation", sat, "≥ 15,000 fps", ge(sat, 15000))
-    core_sat = core.get("saturation fps (p99 ≤ 100 ms)")
-    floor_sat = floor.get("saturation fps (p99 ≤ 100 ms)")
+    for size, limit in ((small, 2), (large, 3)) if small is not large else ((small, 2),):
+        n = size["rooms"] * size["participants"]
+        vs = summary(size["stacks"].get("vioip", {}))
+        cs = summary(size["stacks"].get("channels-core", {}))
+        storm = ratio(vs.get("reconnect storm (s)"), cs.get("reconnect storm (s)"))
+        failures = vs.get("storm failures")
+        check(
+            f"storm of {n:,}: time ÷ Channels core, failures",
+            None
+            if storm is None
+            else f"{storm:.2f}x ({_fmt(vs.get('reconnect storm (s)'))} s), {failures} failed",
+            f"≤ {limit}x, 0 failed",
+            None if storm is None else storm <= limit and not failures,
+        )
+    outcome = small["stacks"].get("vioip", {})
+    mixed = next((s for s in outcome.get("steps", []) if "rest" in s), None)
+    if mixed is not None:
+        rest = mixed["rest"]
+        check(
+            f"{mixed['offered_fps']:,} fps + {rest['rate']:g} REST/s: room p99, REST p99, lost",
+            f"{_fmt(mixed['p99_ms'])} ms, {_fmt(rest['p99_ms'])} ms, {mixed['lost_deliveries']}",
+            "≤ 50 ms, ≤ 150 ms, 0",
+            mixed["p99_ms"] is not None
+            and mixed["p99_ms"] <= 50
+            and rest["p99_ms"] is not None
+            and rest["p99_ms"] <= 150
+            and mixed["lost_deliveries"] == 0,
+        )
+    p99 = v.get("p99 at 2000 fps (ms)")
     check(
-        "vs Channels core",
-        _ratio(sat, core_sat),
-        "≥ 2x",
-        None if not (sat and core_sat) else sat >= 2 * core_sat,
+        f"p99 at 2,000 fps, {n_small:,} sockets (this run; with the REST probe if it ran then)",
+        p99,
+        "≤ 20 ms (median of 3 runs: NOTES)",
+        at_most(p99, 20),
     )
+    sat = ratio(v.get("saturation fps (p99 ≤ 100 ms)"), core.get("saturation fps (p99 ≤ 100 ms)"))
     check(
-        "vs floor",
-        _ratio(sat, floor_sat),
-        "≥ 0.20x",
-        None if not (sat and floor_sat) else sat * 5 >= floor_sat,
+        "saturation ÷ Channels core",
+        None if sat is None else f"{sat:.2f}x",
+        "≥ 4x",
+        at_least(sat, 4),
     )
-    rate = v_small.get("connects/s (with presence)")
-    check("connects/s", rate, "≥ 500/s", ge(rate, 500))
-    storm = v_large.get("reconnect storm (s)")
-    check(
-        f"reconnect storm of {n_large}",
-        storm,
-        "≤ 15 s, no failures",
-        None if storm is None else storm <= 15 and not v_large.get("storm failures"),
-    )
-    both = [v_small] if small is large else [v_small, v_large]
-    lost = sum(v.get("lost deliveries below saturation") or 0 for v in both)
-    gaps = sum(v.get("seq gaps") or 0 for v in both)
+    both = [v] if small is large else [v, summary(large["stacks"].get("vioip", {}))]
+    lost = sum(x.get("lost deliveries below saturation") or 0 for x in both)
+    gaps = sum(x.get("seq gaps") or 0 for x in both)
     check("lost / seq gaps below saturation", f"{lost} / {gaps}", "0 / 0", lost == 0 and gaps == 0)
-    log_errors = sum(v.get("server log errors") or 0 for v in both)
+    v_large = summary(large["stacks"].get("vioip", {}))
+    c_large = summary(large["stacks"].get("channels-core", {}))
+    rss = ratio(v_large.get("RSS per socket (KiB)"), c_large.get("RSS per socket (KiB)"))
+    check(
+        "RSS per socket ÷ Channels core",
+        None if rss is None else f"{rss:.2f}x ({_fmt(v_large.get('RSS per socket (KiB)'))} KiB)",
+        "≤ 1x",
+        at_most(rss, 1),
+    )
+    log_errors = sum(x.get("server log errors") or 0 for x in both)
     check("channel full / pool errors", log_errors, "0", log_errors == 0)
     lines = ["| target | measured | goal | met |", "|---|---|---|---|"]
     for name, value, goal, ok in checks:
