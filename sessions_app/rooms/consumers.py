@@ -71,9 +71,6 @@ STAFF_FRAMES = protocol.STAFF_FRAME_TYPES
 WAITING_FRAMES = protocol.WAITING_FRAME_TYPES
 SERVER_FRAMES = set(protocol.SERVER_FRAMES)
 
-# Sweeps scheduled after a grace window, kept so they are not garbage collected.
-_pending_sweeps: set[asyncio.Task[Any]] = set()
-
 
 class BadFrame(Exception):
     def __init__(self, code: str, detail: str) -> None:
@@ -82,8 +79,9 @@ class BadFrame(Exception):
         self.detail = detail
 
 
-# Per event loop: the sweeps pending, as (room, whole second of loop time it runs at).
-_sweeps_pending: PerLoop[set[tuple[int, int]]] = PerLoop(lambda loop: set())
+# Per event loop: the sweeps scheduled after a grace window, by (room, whole second of
+# loop time it runs at); holding the task also keeps it from being garbage collected.
+_pending_sweeps: PerLoop[dict[tuple[int, int], asyncio.Task[None]]] = PerLoop(lambda loop: {})
 
 
 def _sweep_later(session_id: int, delay: float) -> None:
@@ -93,27 +91,23 @@ def _sweep_later(session_id: int, delay: float) -> None:
     them due in the same second held the room database threads for over a second while
     chat waited (bench/NOTES.md). A leave is announced at most a second later for it."""
     loop = asyncio.get_running_loop()
-    pending = _sweeps_pending.get()
-    at = math.ceil(loop.time() + delay)
-    if (session_id, at) in pending:
+    pending = _pending_sweeps.get()
+    key = (session_id, math.ceil(loop.time() + delay))
+    if key in pending:
         return
-    pending.add((session_id, at))
 
     async def sweep() -> None:
+        await asyncio.sleep(max(0.0, key[1] - loop.time()))
         try:
-            await asyncio.sleep(max(0.0, at - loop.time()))
             await threads.room_db(entry.room_sweep)(session_id=session_id)
         except Exception as exc:
             # One line, no traceback: tracebacks can carry frame locals with PHI.
             logger.error("room sweep failed session=%s error=%s", session_id, type(exc).__name__)
-        finally:
-            pending.discard((session_id, at))
 
     # A fresh context: the sweep is the room's, not the audit context of the socket that
     # happened to schedule it.
-    task = loop.create_task(sweep(), context=contextvars.Context())
-    _pending_sweeps.add(task)
-    task.add_done_callback(_pending_sweeps.discard)
+    pending[key] = loop.create_task(sweep(), context=contextvars.Context())
+    pending[key].add_done_callback(lambda _: pending.pop(key, None))
 
 
 class RoomConsumer(AsyncJsonWebsocketConsumer):
