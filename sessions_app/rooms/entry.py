@@ -25,6 +25,7 @@ from sessions_app.rooms.rows import (
     room_for_update,
     visible_record,
 )
+from sessions_app.rooms.selectors import UserRef
 from vioip.accounts.models import Role, User
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
@@ -44,14 +45,6 @@ def _at(timestamp: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC)
 
 
-class _UserId:
-    """Stands for a user known by id only, so the relationship's one definition
-    (groups.selectors) builds the entry's query."""
-
-    def __init__(self, pk: int) -> None:
-        self.pk = pk
-
-
 # What an entry reads before it locks anything: the session and whether the user's
 # relationship to its cohort holds now. One query, compiled once (vioip.core.prepared).
 _ENTRANCE = Prepared(
@@ -59,10 +52,10 @@ _ENTRANCE = Prepared(
         Session.objects.filter(pk=session_id)
         .annotate(
             staff_ok=Exists(
-                staff_cohort_ids(user=_UserId(user_id)).filter(cohort_id=OuterRef("cohort_id"))
+                staff_cohort_ids(user=UserRef(user_id)).filter(cohort_id=OuterRef("cohort_id"))
             ),
             patient_ok=Exists(
-                active_patient_cohort_ids(user=_UserId(user_id)).filter(
+                active_patient_cohort_ids(user=UserRef(user_id)).filter(
                     cohort_id=OuterRef("cohort_id")
                 )
             ),

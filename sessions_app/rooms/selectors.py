@@ -35,29 +35,28 @@ STATE_MESSAGES = 50
 FRAME_MESSAGE_BYTES = 256 * 1024
 
 
-def _person(*, user_id: int, role: str, username: str, first_name: str, last_name: str) -> dict:
+def _person(user_id: int, role: str, username: str, first_name: str, last_name: str) -> dict:
+    """A person as room frames show them, from the user's id and ``_PERSON_COLUMNS``."""
     name = display_name(role=role, username=username, first_name=first_name, last_name=last_name)
     return {"user_id": user_id, "display_name": name, "role": role}
 
 
 def person_record(user: User) -> dict[str, Any]:
     """A person as room frames show them."""
-    return _person(
-        user_id=user.pk,
-        role=user.role,
-        username=user.username,
-        first_name=user.first_name,
-        last_name=user.last_name,
-    )
+    return _person(user.pk, user.role, user.username, user.first_name, user.last_name)
+
+
+def _participant(person: dict[str, Any], state: str, muted: bool, hand_raised: bool) -> dict:
+    return {**person, "state": state, "muted": muted, "hand_raised": hand_raised}
 
 
 def participant_record(participant: Participant) -> dict[str, Any]:
-    return {
-        **person_record(participant.user),
-        "state": participant.state,
-        "muted": participant.muted,
-        "hand_raised": participant.hand_raised,
-    }
+    return _participant(
+        person_record(participant.user),
+        participant.state,
+        participant.muted,
+        participant.hand_raised,
+    )
 
 
 def message_record(message: ChatMessage) -> dict[str, Any]:
@@ -94,12 +93,12 @@ def _message(
     }
 
 
+def _flags(locked: bool, chat_enabled: bool, waiting_room: bool) -> dict[str, Any]:
+    return {"locked": locked, "chat_enabled": chat_enabled, "waiting_room": waiting_room}
+
+
 def room_flags(room: Room) -> dict[str, Any]:
-    return {
-        "locked": room.locked,
-        "chat_enabled": room.chat_enabled,
-        "waiting_room": room.waiting_room,
-    }
+    return _flags(room.locked, room.chat_enabled, room.waiting_room)
 
 
 # An upper bound of a message record's JSON beyond its two strings: keys, numbers, the
@@ -215,10 +214,6 @@ def _chat_text(stored: str) -> str:
     return text
 
 
-def _row_person(user_id: int, role: str, username: str, first: str, last: str) -> dict[str, Any]:
-    return _person(user_id=user_id, role=role, username=username, first_name=first, last_name=last)
-
-
 def room_state(*, session_id: int, user: Any) -> dict[str, Any]:
     """The ``room.state`` frame for ``user``: a patient still waiting gets only their own
     record and the room's flags — no roster, no chat. Three queries, read as rows."""
@@ -229,17 +224,8 @@ def room_state(*, session_id: int, user: Any) -> dict[str, Any]:
     people = _STATE_PEOPLE.rows(session_id=session_id, user_id=user.pk)
     records = {}
     for user_id, is_staff, state, muted, hand_raised, online, removed, *person in people:
-        records[user_id] = (
-            is_staff,
-            state,
-            online and not removed,
-            {
-                **_row_person(user_id, *person),
-                "state": state,
-                "muted": muted,
-                "hand_raised": hand_raised,
-            },
-        )
+        record = _participant(_person(user_id, *person), state, muted, hand_raised)
+        records[user_id] = (is_staff, state, online and not removed, record)
     if user.pk not in records:
         raise Participant.DoesNotExist("not a participant of this room")
     my_staff, my_state, _, me = records[user.pk]
@@ -255,7 +241,7 @@ def room_state(*, session_id: int, user: Any) -> dict[str, Any]:
             "ends_at": ends_at,
         },
         "me": me,
-        "room": {"locked": locked, "chat_enabled": chat_enabled, "waiting_room": waiting_room},
+        "room": _flags(locked, chat_enabled, waiting_room),
     }
     if not my_staff and my_state != ParticipantState.ADMITTED:
         return frame
@@ -269,7 +255,7 @@ def room_state(*, session_id: int, user: Any) -> dict[str, Any]:
             message_id=message_id,
             seq=seq,
             client_id=client_id,
-            sender=_row_person(sender_id, *sender),
+            sender=_person(sender_id, *sender),
             # A deleted message's text is not sent, so not decrypted either.
             text=None if deleted else _chat_text(stored),
             deleted=deleted,
@@ -288,11 +274,12 @@ def room_state(*, session_id: int, user: Any) -> dict[str, Any]:
 # --- Access of a live socket ------------------------------------------------------------
 
 
-class _ParticipantsUser:
-    """Stands for the user of the outer participant row, so the care relationship's one
-    definition (groups.selectors) is used as a subquery of the room queries."""
+class UserRef:
+    """Stands for a user known by ``pk`` only (an id, or the outer row's ``OuterRef``), so
+    the care relationship's one definition (groups.selectors) builds the room queries."""
 
-    pk = OuterRef("user_id")
+    def __init__(self, pk: Any) -> None:
+        self.pk = pk
 
 
 def _with_relationship(participants: QuerySet[Participant]) -> QuerySet[Participant]:
@@ -300,7 +287,7 @@ def _with_relationship(participants: QuerySet[Participant]) -> QuerySet[Particip
     ``staff_ok`` (a care-team membership of the session's cohort matching the user's
     current role, user active) and ``patient_ok`` (an active enrollment in the cohort,
     user active and a patient). Read from the database on every call, never cached."""
-    user = _ParticipantsUser()
+    user = UserRef(OuterRef("user_id"))
     cohort = OuterRef("session__cohort_id")
     return participants.annotate(
         staff_ok=Exists(staff_cohort_ids(user=user).filter(cohort_id=cohort)),
