@@ -3,7 +3,7 @@
 On a room's hot paths (a socket's entry, every chat message) the ORM built and compiled
 the same SQL for every call, and that was a third of their CPU. A ``Prepared`` query is
 still written with the ORM, so each rule keeps its one definition: it is built once per
-thread with stand-in values, and each run binds the caller's values in their place and
+process with stand-in values, and each run binds the caller's values in their place and
 converts the rows as the ORM would (decrypted fields, aware datetimes).
 
     ROOM_FLAGS = Prepared(
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -42,8 +41,14 @@ class _Compiled:
 
 
 class Prepared:
-    """A ``values_list`` queryset (or any queryset, for ``sql``) compiled once per thread:
-    each thread keeps the compiler of its own connection."""
+    """A ``values_list`` queryset (or any queryset, for ``sql``) compiled once per process.
+
+    Once per process, not per thread: under ASGI every HTTP request runs on a thread of
+    its own. The SQL and its parameters do not depend on the connection that compiled
+    them, and the row converters kept from that compile (fields' ``from_db_value``, the
+    backend's datetime and boolean converters) read only settings, which every
+    connection of the alias shares. Two threads compiling at once both get the same
+    answer; either is kept."""
 
     INT: ClassVar[str] = "int"
     STR: ClassVar[str] = "str"
@@ -62,7 +67,7 @@ class Prepared:
         self._build = build
         self._kinds = kinds
         self._unconverted = unconverted
-        self._local = threading.local()
+        self._compiled_once: _Compiled | None = None
 
     def _stand_in(self, kind: str) -> Any:
         # Values no caller passes: ids are positive, text holds no NUL, no record dates from 1901.
@@ -76,9 +81,8 @@ class Prepared:
         raise ValueError(f"Unknown kind {kind!r}.")
 
     def _compiled(self) -> _Compiled:
-        compiled: _Compiled | None = getattr(self._local, "compiled", None)
-        if compiled is not None:
-            return compiled
+        if self._compiled_once is not None:
+            return self._compiled_once
         stand_ins = {name: self._stand_in(kind) for name, kind in self._kinds.items()}
         queryset = self._build(**stand_ins)
         compiler = queryset.query.get_compiler(queryset.db)
@@ -98,9 +102,8 @@ class Prepared:
         converters = compiler.get_converters(fields)
         for name in self._unconverted:
             converters.pop(queryset.query.values_select.index(name), None)
-        compiled = _Compiled(sql, tuple(params), slots, compiler, converters)
-        self._local.compiled = compiled
-        return compiled
+        self._compiled_once = _Compiled(sql, tuple(params), slots, compiler, converters)
+        return self._compiled_once
 
     @staticmethod
     def _adapt(connection: Any, value: Any) -> Any:
@@ -112,7 +115,7 @@ class Prepared:
         """The SQL and its parameters with ``values`` bound, to embed in a statement."""
         compiled = self._compiled()
         params = list(compiled.params)
-        connection = compiled.compiler.connection
+        connection = connections[compiled.compiler.using]  # this thread's
         for position, name in compiled.slots:
             params[position] = self._adapt(connection, values[name])
         return compiled.sql, params
