@@ -289,6 +289,9 @@ def run_vioip(opts: Options, rooms: int, participants: int, work: Path) -> dict[
                 )
                 pids.append(server_pid(http_proc))
             stack.enter_context(profiled(opts, server_pid(proc), f"vioip-{rooms}x{participants}"))
+            if split:
+                name = f"vioip-http-{rooms}x{participants}"
+                stack.enter_context(profiled(opts, server_pid(http_proc), name))
             wait_for_port(port, proc)
             warm_up(port)
             if split:

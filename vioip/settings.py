@@ -386,6 +386,39 @@ if PROCESS_ROLE not in ("all", "http", "rooms"):
         f"VIOIP_PROCESS_ROLE must be one of all, http, rooms; got {PROCESS_ROLE!r}."
     )
 
+# An HTTP worker on PostgreSQL takes its connections from a pool (psycopg's, through
+# Django): under ASGI each request runs on a thread of its own, and a connection opened per
+# request cost ~11 ms of the database's CPU and ~6 ms of the worker's (bench/NOTES.md). At
+# most HTTP_CONCURRENCY requests run at once, so the pool never has more connections than
+# before. Room threads keep connections of their own instead (sessions_app/rooms/threads.py):
+# the pool's reconnect back-off kept chat failing long after a database restart. Here it
+# is cut short: a connection that cannot be made within DB_POOL_RECONNECT_SECONDS is given
+# up, and the next request tries again at once, so requests recover within a few seconds of
+# the database's return (tests/faults/test_postgres_restart.py).
+DB_POOL = env_bool(
+    "VIOIP_DB_POOL",
+    PROCESS_ROLE == "http"
+    and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    and not DB_CONN_MAX_AGE,
+)
+DB_POOL_TIMEOUT_SECONDS = env_float("VIOIP_DB_POOL_TIMEOUT_SECONDS", 5.0, minimum=0.5)
+DB_POOL_RECONNECT_SECONDS = env_float("VIOIP_DB_POOL_RECONNECT_SECONDS", 2.0, minimum=0.5)
+if DB_POOL:
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("VIOIP_DB_POOL needs PostgreSQL.")
+    if DB_CONN_MAX_AGE:
+        raise ImproperlyConfigured("VIOIP_DB_POOL and VIOIP_DB_CONN_MAX_AGE exclude each other.")
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "name": "vioip",
+        "min_size": 1,
+        "max_size": HTTP_CONCURRENCY,
+        "timeout": DB_POOL_TIMEOUT_SECONDS,
+        "reconnect_timeout": DB_POOL_RECONNECT_SECONDS,
+        # Connections are renewed now and then, and idle ones returned to the server.
+        "max_lifetime": 1800.0,
+        "max_idle": 300.0,
+    }
+
 # --- Rooms -----------------------------------------------------------------------------------
 ROOM_TICKET_SECONDS = env_int("VIOIP_ROOM_TICKET_SECONDS", 30, minimum=5)
 ROOM_GRACE_SECONDS = env_int("VIOIP_ROOM_GRACE_SECONDS", 30, minimum=0)

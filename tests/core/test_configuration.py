@@ -175,6 +175,9 @@ def test_production_settings_start(tmp_path):
         ("REDIS_URL", "http://cache:6379/0"),
         ("VIOIP_HTTP_CONCURRENCY", "many"),
         ("VIOIP_DB_CONN_MAX_AGE", "-1"),
+        # The embedded default is SQLite: a pool needs PostgreSQL.
+        ("VIOIP_DB_POOL", "1"),
+        ("VIOIP_DB_POOL_TIMEOUT_SECONDS", "0"),
         ("VIOIP_SSL_REDIRECT", "sometimes"),
     ],
 )
@@ -187,6 +190,20 @@ def test_a_bad_value_stops_the_start_naming_its_variable(tmp_path, name, value):
     # The one error, not another one it caused or came from.
     assert result.stderr.count("Error:") + result.stderr.count("Exception:") == 0
     assert "During handling" not in result.stderr and "direct cause" not in result.stderr
+
+
+def test_a_pool_and_kept_connections_exclude_each_other(tmp_path):
+    result = _setup(
+        {
+            "DATABASE_URL": "postgresql://vioip@127.0.0.1:5432/vioip",
+            "VIOIP_DB_POOL": "1",
+            "VIOIP_DB_CONN_MAX_AGE": "60",
+        },
+        tmp_path,
+    )
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert "VIOIP_DB_POOL" in last and "VIOIP_DB_CONN_MAX_AGE" in last, result.stderr
 
 
 def test_a_url_with_a_password_is_not_repeated_in_the_message(tmp_path):
