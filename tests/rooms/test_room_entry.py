@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import uuid
 from typing import Any
 
 import pytest
@@ -84,6 +86,32 @@ async def test_patient_enters_and_first_frame_is_room_state(
     await socket.close()
     joins = await sync_to_async(_room_events)("room_join")
     assert [e.actor_id for e in joins] == [cast.patient.pk]
+
+
+async def test_room_state_writes_times_as_the_api_does(
+    join: Any, client_for: Any, cast: Any, live_session: Any
+):
+    live_session.waiting_room = False
+    live_session.starts_at = live_session.starts_at.replace(microsecond=123456)
+    await sync_to_async(live_session.save)()
+    socket, _ = await join(cast.patient, live_session)
+    await socket.send({"type": "chat.send", "client_id": str(uuid.uuid4()), "text": "héllo 😀"})
+    sent = await socket.receive_type("chat.message")
+    await socket.close()
+    socket, state = await join(cast.patient, live_session)
+    await socket.close()
+
+    def read() -> Any:
+        return client_for(cast.patient).get(f"/api/sessions/{live_session.pk}/").json()
+
+    api = await sync_to_async(read)()
+    assert state["session"]["starts_at"] == api["starts_at"]
+    assert state["session"]["starts_at"].endswith(".123456Z")
+    assert state["session"]["ends_at"] == api["ends_at"]
+    [message] = state["messages"]
+    assert message["sent_at"] == sent["sent_at"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z", message["sent_at"])
+    assert message["text"] == "héllo 😀"
 
 
 async def test_missing_unknown_and_foreign_tickets_close_4401(
