@@ -316,6 +316,7 @@ class Generator:
         gaps_before = self.counters.seq_gaps
         gc.collect()
         cpu0, aux0, me0 = self.server.cpu(), self.aux.cpu(), self._my_cpu()
+        steal0 = _steal()
         started = time.perf_counter()
         sent, lag = await self.offer(delivered_per_second, seconds)
         offered_for = time.perf_counter() - started
@@ -324,6 +325,7 @@ class Generator:
         cpu = self.server.cpu() - cpu0
         aux = self.aux.cpu() - aux0
         mine = self._my_cpu() - me0
+        steal1 = _steal()
         expected = sum(m.expected for m in self.messages.values())
         incomplete = sum(1 for m in self.messages.values() if m.received < m.expected)
         to_ms = 1000.0
@@ -353,6 +355,7 @@ class Generator:
             else None,
             "redis_cpu_pct": round(100 * aux / elapsed, 1),
             "generator_cpu_pct": round(100 * mine / elapsed, 1),
+            "steal_pct": _steal_pct(steal0, steal1),
             "seq_gaps": self.counters.seq_gaps - gaps_before,
             "errors": dict(self.counters.errors - errors_before),
             "closes": dict(self.counters.closes - closes_before),
@@ -369,6 +372,24 @@ def _ms(value: float | None) -> float | None:
     if value == float("inf"):
         return None
     return round(value * 1000.0, 2)
+
+
+def _steal() -> tuple[int, int] | None:
+    """The machine's (stolen, total) CPU ticks so far: on a virtual machine the host can
+    take CPU time from it, and a step that lost some measured a slower machine."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(value) for value in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (ticks[7] if len(ticks) > 7 else 0), sum(ticks[:8])
+
+
+def _steal_pct(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """Stolen CPU time as a share of the machine's CPU time over a step."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round(100 * (after[0] - before[0]) / (after[1] - before[1]), 1)
 
 
 # --- REST probe ---------------------------------------------------------------------------
@@ -490,7 +511,15 @@ async def run(config: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-_BRIEF = ("offered_fps", "delivered_fps", "p50_ms", "p99_ms", "server_cpu_pct", "lost_deliveries")
+_BRIEF = (
+    "offered_fps",
+    "delivered_fps",
+    "p50_ms",
+    "p99_ms",
+    "server_cpu_pct",
+    "lost_deliveries",
+    "steal_pct",
+)
 
 
 if __name__ == "__main__":

@@ -96,6 +96,19 @@ def warm_up(port: int) -> None:
     raise RuntimeError("the server never answered /healthz")
 
 
+# docker-compose.yml gives HTTP workers a quarter of the CPU weight of every other service
+# (cpu_shares 256), so that on a shared host HTTP cannot starve a room, nor the Redis and
+# PostgreSQL a room needs. The split topology does the same here with the scheduler's nice
+# levels: +6 weighs 272 against nice 0's 1,024.
+HTTP_NICE = 6
+
+
+def weighted(command: list[str], role: str) -> list[str]:
+    if role == "http" and shutil.which("nice"):
+        return ["nice", "-n", str(HTTP_NICE), *command]
+    return command
+
+
 def pinned(command: list[str], core: int, pin: bool) -> list[str]:
     if pin and shutil.which("taskset") and (os.cpu_count() or 1) > core:
         return ["taskset", "-c", str(core), *command]
@@ -263,13 +276,15 @@ def run_vioip(opts: Options, rooms: int, participants: int, work: Path) -> dict[
         subprocess.run(setup, cwd=ROOT, env=env, check=True, timeout=600)
         plan = json.loads(plan_path.read_text())
         port = free_port()
-        command = pinned(daphne(port, "vioip.asgi:application"), opts.server_core, opts.pin)
         split = opts.topology == "split"
+        command = pinned(daphne(port, "vioip.asgi:application"), opts.server_core, opts.pin)
         # Both workers share the server's core: the split is of processes, not of CPUs.
         http_port = free_port() if split else port
         http_command = pinned(
             daphne(http_port, "vioip.asgi:application"), opts.server_core, opts.pin
         )
+        if split:
+            command, http_command = weighted(command, "rooms"), weighted(http_command, "http")
         with contextlib.ExitStack() as stack:
             proc = stack.enter_context(
                 process(

@@ -63,6 +63,19 @@ def test_the_image_installs_from_the_lock_only():
     assert "--proxy-headers" not in dockerfile.split("# Never --proxy-headers")[1]
 
 
+def test_http_workers_weigh_less_than_rooms_and_the_bench_weighs_them_so():
+    from bench import rooms
+
+    services = compose.load()["services"]
+    web = int(services["web"]["cpu_shares"])
+    # Every other service keeps the default weight, 1,024.
+    assert all("cpu_shares" not in spec for name, spec in services.items() if name != "web")
+    assert web < 1024
+    # The bench's nice level for its HTTP worker: the kernel's weight for nice n is
+    # about 1,024 / 1.25**n.
+    assert abs(1024 / 1.25**rooms.HTTP_NICE - web) / web < 0.1
+
+
 def test_docker_compose_accepts_the_file():
     if shutil.which("docker-compose") is None:
         if os.environ.get("VIOIP_REQUIRE_SYSTEM_TOOLS") == "1":
