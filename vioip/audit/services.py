@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -109,6 +110,39 @@ def _build_event(
     )
 
 
+# Every audited event is inserted while the chain head is locked: one plain statement,
+# where bulk_create built and compiled an INSERT for each call (a room entry's audit was
+# 10 % of its CPU). The fields' own conversions still make the values.
+_INSERT = (
+    "INSERT INTO audit_auditevent (seq, occurred_at, actor_id, actor_username, actor_role,"
+    " action, object_type, object_id, patient_id, outcome, request_id, client_address,"
+    " detail, prev_hash, hash) VALUES "
+)
+_INSERT_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_COLUMNS = {field.column: field for field in AuditEvent._meta.concrete_fields}
+_INSERTED = tuple(
+    _COLUMNS[column] for column in _INSERT.split("(", 1)[1].split(")", 1)[0].split(", ")
+)
+if set(_INSERTED) != {field for field in _COLUMNS.values() if not field.primary_key}:
+    raise ImproperlyConfigured("The audit INSERT does not name every column of AuditEvent.")
+
+
+def _insert(events: list[AuditEvent]) -> None:
+    params = [
+        field.get_db_prep_save(getattr(event, field.attname), connection)
+        for event in events
+        for field in _INSERTED
+    ]
+    statement = _INSERT + ", ".join([_INSERT_ROW] * len(events)) + " RETURNING id"
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        ids = cursor.fetchall()
+    for event, (pk,) in zip(events, ids, strict=True):
+        event.pk = pk
+        event._state.adding = False
+        event._state.db = connection.alias
+
+
 def _append(events: list[AuditEvent]) -> list[AuditEvent]:
     with transaction.atomic():
         seq, prev_hash = _locked_head()
@@ -118,7 +152,7 @@ def _append(events: list[AuditEvent]) -> list[AuditEvent]:
             event.prev_hash = prev_hash
             event.hash = event_hash(event)
             prev_hash = event.hash
-        AuditEvent.objects.bulk_create(events)
+        _insert(events)
         with connection.cursor() as cursor:
             cursor.execute(_HEAD_MOVED, [seq, prev_hash, head_mac(seq, prev_hash)])
     return events
