@@ -3,7 +3,6 @@ and the presence thread (``presence_call``)."""
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,31 +17,23 @@ from sessions_app.rooms import notify
 
 T = TypeVar("T")
 
-_room_threads: list[ThreadPoolExecutor] = []
-_spread = itertools.count()
+_pool: ThreadPoolExecutor | None = None
 
 
-def _room_executor(session_id: Any) -> ThreadPoolExecutor | None:
-    """The thread a room call runs on: None for Django's one shared thread.
+def _room_executor() -> ThreadPoolExecutor | None:
+    """The threads room calls run on: None for Django's one shared thread.
 
     Most of a room call is waiting on PostgreSQL round trips; with several threads (each
     with its own connection) one socket's call no longer waits behind every other
-    socket's. A room's calls all run on the same thread, in the order they came: its
-    writes take the room's row lock, so on two threads of a process one only waited for
-    the other, while calls for other rooms queued behind both. Entries in rooms of twenty
-    spent 16 % of the threads' time waiting that way (bench/NOTES.md). Calls for no one
-    room (the heartbeat's) take turns.
+    socket's. Row locks order the writes to a room, as they do between processes.
     """
+    global _pool
     threads = settings.ROOM_DB_THREADS
     if threads <= 1:
         return None
-    if len(_room_threads) != threads:
-        _room_threads[:] = [
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"room-db-{i}")
-            for i in range(threads)
-        ]
-    key = session_id if isinstance(session_id, int) else next(_spread)
-    return _room_threads[key % threads]
+    if _pool is None or _pool._max_workers != threads:
+        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="room-db")
+    return _pool
 
 
 _presence_pool: ThreadPoolExecutor | None = None
@@ -112,7 +103,7 @@ def room_db(fn: Callable[..., T]) -> Callable[..., Awaitable[T]]:
     ``notify.BroadcastFailed`` (carrying the result) when they could not be."""
 
     async def run(*args: Any, **kwargs: Any) -> T:
-        executor = _room_executor(kwargs.get("session_id"))
+        executor = _room_executor()
         if executor is None:
             call = RoomDatabaseSyncToAsync(fn)
         else:
