@@ -153,10 +153,11 @@ def room_enter(*, session_id: int, user: User, conn: str) -> Participant:
     return participant
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def enter(*, session_id: int, user: User, conn: str) -> Participant:
     """The entry itself, without ``room_enter``'s sweep first or its audit: the heartbeat
-    brings back with it a socket that was swept while it was alive.
+    brings back with it a socket that was swept while it was alive. Inside
+    ``room_enter``'s transaction it sets no savepoint: a refusal ends that transaction too.
 
     Every entry makes it, so its reads are compiled once and its writes are plain
     statements: about half the round trips and a fraction of the CPU of the models."""

@@ -144,7 +144,9 @@ def _insert(events: list[AuditEvent]) -> None:
 
 
 def _append(events: list[AuditEvent]) -> list[AuditEvent]:
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction (two round trips of the few an entry
+    # makes): if the append fails, the caller's transaction fails with it, as it must.
+    with transaction.atomic(savepoint=False):
         seq, prev_hash = _locked_head()
         for event in events:
             seq += 1
