@@ -103,8 +103,9 @@ def warm_up(port: int) -> None:
 HTTP_NICE = 6
 
 
-def weighted(command: list[str], role: str) -> list[str]:
-    if role == "http" and shutil.which("nice"):
+def weighted(command: list[str]) -> list[str]:
+    """``command`` at the HTTP workers' CPU weight."""
+    if shutil.which("nice"):
         return ["nice", "-n", str(HTTP_NICE), *command]
     return command
 
@@ -276,15 +277,15 @@ def run_vioip(opts: Options, rooms: int, participants: int, work: Path) -> dict[
         subprocess.run(setup, cwd=ROOT, env=env, check=True, timeout=600)
         plan = json.loads(plan_path.read_text())
         port = free_port()
-        split = opts.topology == "split"
         command = pinned(daphne(port, "vioip.asgi:application"), opts.server_core, opts.pin)
+        split = opts.topology == "split"
         # Both workers share the server's core: the split is of processes, not of CPUs.
         http_port = free_port() if split else port
         http_command = pinned(
             daphne(http_port, "vioip.asgi:application"), opts.server_core, opts.pin
         )
         if split:
-            command, http_command = weighted(command, "rooms"), weighted(http_command, "http")
+            http_command = weighted(http_command)
         with contextlib.ExitStack() as stack:
             proc = stack.enter_context(
                 process(

@@ -26,7 +26,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import transaction  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from groups.models import Cohort, Enrollment, Track  # noqa: E402
@@ -151,8 +151,6 @@ def _analyze() -> None:
     """Planner statistics for the rows just written, as autovacuum keeps them on a running
     server. Without them (this machine's PostgreSQL runs with autovacuum off) the planner
     worked from guesses, such as 132 users where there were 2,000."""
-    from django.db import connection
-
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from sessions_app.models import Session
 from sessions_app.rooms.models import RoomTicket
-from vioip.accounts.models import AuthToken, User
+from vioip.accounts.models import AuthToken, User, user_columns, user_from_row
 from vioip.accounts.tokens import digest
 from vioip.core.prepared import Prepared
 
@@ -60,7 +60,6 @@ class Bearer:
 
 
 _SPEND = "UPDATE rooms_roomticket SET used_at = %s WHERE digest = %s AND used_at IS NULL"
-_USER_FIELDS = tuple(field.attname for field in User._meta.concrete_fields)
 # The spent ticket with its token and user, compiled once (vioip.core.prepared).
 _SPENT = Prepared(
     lambda digest: RoomTicket.objects.filter(digest=digest).values_list(
@@ -71,7 +70,7 @@ _SPENT = Prepared(
         "token__revoked_at",
         "token__expires_at",
         "token__mfa_enrollment_only",
-        *(f"user__{name}" for name in _USER_FIELDS),
+        *user_columns("user"),
     ),
     digest=Prepared.STR,
 )
@@ -99,7 +98,7 @@ def ticket_redeem(*, raw: str, session_id: int) -> Bearer | None:
     ticket_session, expires_at, token_id, token_user, revoked_at, token_expires, enrol_only, *me = (
         rows[0]
     )
-    user = User.from_db(connection.alias, _USER_FIELDS, me)
+    user = user_from_row(me)
     if expires_at <= now or ticket_session != session_id:
         return None
     if (

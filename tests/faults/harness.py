@@ -197,10 +197,13 @@ class Daphne:
         # The first request imports the URLconf on the event loop; pay for it now.
         self.get("/healthz", timeout=60)
 
-    def get(self, path: str, timeout: float = 10) -> int:
+    def get(self, path: str, timeout: float = 10, token: str | None = None) -> int:
+        """The status of a GET of ``path``, as the bearer of ``token`` if given."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # Always http://127.0.0.1: a server this module started.
+        request = urllib.request.Request(f"{self.http}{path}", headers=headers)  # noqa: S310
         try:
-            # Always http://127.0.0.1: a server this module started.
-            with urllib.request.urlopen(f"{self.http}{path}", timeout=timeout) as reply:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=timeout) as reply:  # noqa: S310
                 return int(reply.status)
         except urllib.error.HTTPError as error:
             return int(error.code)

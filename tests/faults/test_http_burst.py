@@ -5,7 +5,6 @@ past its limit (vioip/core/http_limit.py)."""
 from __future__ import annotations
 
 import asyncio
-import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,16 +25,6 @@ def small_postgres(test_database_url: str) -> Iterator[OwnPostgres]:
     )
 
 
-def _get(url: str, token: str) -> int:
-    # Always http://127.0.0.1: a server this test started.
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=60) as reply:  # noqa: S310
-            return int(reply.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-
-
 async def test_a_burst_of_requests_past_the_database_connection_limit_all_succeed(
     small_postgres: OwnPostgres,
     own_redis: OwnRedis,
@@ -53,7 +42,7 @@ async def test_a_burst_of_requests_past_the_database_connection_limit_all_succee
     with ThreadPoolExecutor(max_workers=BURST) as clients:  # all at once
         statuses = await asyncio.gather(
             *(
-                loop.run_in_executor(clients, _get, f"{server.http}/api/me/sessions/", token)
+                loop.run_in_executor(clients, server.get, "/api/me/sessions/", 60, token)
                 for _ in range(BURST)
             )
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,16 +15,6 @@ from tests.faults.harness import Daphne, OwnPostgres, OwnRedis, room_plan, serve
 
 # How long the API may stay unavailable after the database is back.
 RECOVERY_SECONDS = 20
-
-
-def _get(url: str, token: str, timeout: float = 30) -> int:
-    # Always http://127.0.0.1: a server this test started.
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as reply:  # noqa: S310
-            return int(reply.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
 
 
 def _backends(server: OwnPostgres) -> set[int]:
@@ -51,25 +40,25 @@ async def test_an_http_worker_reuses_its_connections_and_recovers_from_a_databas
     )
     token = plan["rest_token"]
     server = start_daphne(database_url=url, redis_url=own_redis.url, VIOIP_PROCESS_ROLE="http")
-    api = f"{server.http}/api/me/sessions/"
+    api = "/api/me/sessions/"
 
-    assert await asyncio.to_thread(_get, api, token) == 200
+    assert await asyncio.to_thread(server.get, api, 30, token) == 200
     kept = await asyncio.to_thread(_backends, own_postgres)
     # Without a pool every request opened a connection and closed it when it ended.
     assert kept, "no connection was kept after the request"
     for _ in range(10):
-        assert await asyncio.to_thread(_get, api, token) == 200
+        assert await asyncio.to_thread(server.get, api, 30, token) == 200
     assert await asyncio.to_thread(_backends, own_postgres) == kept
 
     await asyncio.to_thread(own_postgres.stop, "immediate")
     # During the outage: an error, not a hang.
-    assert await asyncio.to_thread(_get, api, token) >= 500
+    assert await asyncio.to_thread(server.get, api, 30, token) >= 500
 
     await asyncio.to_thread(own_postgres.start)
     deadline = time.monotonic() + RECOVERY_SECONDS
     statuses = []
     while time.monotonic() < deadline:
-        statuses.append(await asyncio.to_thread(_get, api, token))
+        statuses.append(await asyncio.to_thread(server.get, api, 30, token))
         if statuses[-1] == 200:
             break
         await asyncio.sleep(0.5)

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
-from django.db import models
+from django.db import connection, models
 
 from vioip.core.fields import EncryptedTextField
 
@@ -59,6 +60,21 @@ class User(AbstractUser):
             first_name=self.first_name,
             last_name=self.last_name,
         )
+
+
+# A user read whole as columns of another model's query (vioip.core.prepared: a ticket's or
+# a token's user in one compiled join), and made back into a User.
+_USER_FIELDS = tuple(field.attname for field in User._meta.concrete_fields)
+
+
+def user_columns(relation: str) -> tuple[str, ...]:
+    """The ``values_list`` names of every column of the user at ``relation``."""
+    return tuple(f"{relation}__{name}" for name in _USER_FIELDS)
+
+
+def user_from_row(values: Sequence[Any]) -> User:
+    """The user whose ``user_columns`` are ``values``, as the ORM would have loaded it."""
+    return User.from_db(connection.alias, _USER_FIELDS, values)
 
 
 class AuthToken(models.Model):

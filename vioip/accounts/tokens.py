@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from vioip.accounts.models import AuthToken, User
+from vioip.accounts.models import AuthToken, User, user_columns, user_from_row
 from vioip.core.prepared import Prepared
 
 # Writing last_used_at on every request would make every read a write; a minute of
@@ -56,12 +56,11 @@ def token_issue(
 
 
 _TOKEN_FIELDS = tuple(field.attname for field in AuthToken._meta.concrete_fields)
-_USER_FIELDS = tuple(field.attname for field in User._meta.concrete_fields)
 # Every API request reads its token and user: compiled once (vioip.core.prepared), where the
 # ORM built and compiled the same join for each request.
 _LIVE_TOKEN = Prepared(
     lambda digest: AuthToken.objects.filter(digest=digest, revoked_at__isnull=True).values_list(
-        *_TOKEN_FIELDS, *(f"user__{name}" for name in _USER_FIELDS)
+        *_TOKEN_FIELDS, *user_columns("user")
     ),
     digest=Prepared.STR,
 )
@@ -75,7 +74,7 @@ def token_authenticate(raw: str) -> AuthToken | None:
         return None
     values = rows[0]
     token = AuthToken.from_db(connection.alias, _TOKEN_FIELDS, values[: len(_TOKEN_FIELDS)])
-    token.user = User.from_db(connection.alias, _USER_FIELDS, values[len(_TOKEN_FIELDS) :])
+    token.user = user_from_row(values[len(_TOKEN_FIELDS) :])
     if not token.user.is_active:
         return None
     now = timezone.now()

@@ -118,13 +118,13 @@ _INSERT = (
     " action, object_type, object_id, patient_id, outcome, request_id, client_address,"
     " detail, prev_hash, hash) VALUES "
 )
-_INSERT_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 _COLUMNS = {field.column: field for field in AuditEvent._meta.concrete_fields}
 _INSERTED = tuple(
     _COLUMNS[column] for column in _INSERT.split("(", 1)[1].split(")", 1)[0].split(", ")
 )
 if set(_INSERTED) != {field for field in _COLUMNS.values() if not field.primary_key}:
     raise ImproperlyConfigured("The audit INSERT does not name every column of AuditEvent.")
+_INSERT_ROW = "(" + ", ".join(["%s"] * len(_INSERTED)) + ")"
 
 
 def _insert(events: list[AuditEvent]) -> None:
