@@ -60,7 +60,6 @@ from vioip.core.middleware import (
     current_request_id,
 )
 from vioip.core.parsers import json_problem
-from vioip.core.revocation import access_group
 
 logger = logging.getLogger("vioip.rooms")
 
@@ -111,6 +110,11 @@ def _sweep_later(session_id: int, delay: float) -> None:
 
 
 class RoomConsumer(AsyncJsonWebsocketConsumer):
+    # A socket hears the layer through its process's ``fanout``, not through a channel of
+    # its own: an alias with no layer behind it, so Channels opens none.
+    channel_layer_alias = "vioip.rooms.no-layer"
+    # The socket's name in the room's presence and in this process's tables.
+    conn: str = ""
     user: Any = None
     # The bearer token the socket's ticket was bound to: the socket lives as long as it.
     token_id: int | None = None
@@ -148,6 +152,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
+        self.conn = uuid.uuid4().hex
         self._find_transport()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         raw = (query.get("ticket") or [""])[0]
@@ -171,7 +176,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         user = bearer.user
         try:
             participant = await threads.room_db(entry.room_enter)(
-                session_id=self.session_id, user=user, conn=self.channel_name
+                session_id=self.session_id, user=user, conn=self.conn
             )
         except entry.Refused as refused:
             await self.close(code=refused.code)
@@ -192,12 +197,9 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         # Room frames that come while room.state is read wait here, then follow it.
         self.backlog = []
         try:
+            # The room's events, and whatever ends this user's access
+            # (vioip.core.revocation), reach this socket from now on.
             await fanout.join(self)
-            await self.channel_layer.group_add(
-                fanout.user_group(self.session_id, user.pk), self.channel_name
-            )
-            # Whatever ends this user's access (vioip.core.revocation) reaches this socket.
-            await self.channel_layer.group_add(access_group(user.pk), self.channel_name)
         except Exception as exc:
             logger.warning(
                 "room subscribe failed session=%s error=%s", self.session_id, type(exc).__name__
@@ -292,17 +294,13 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         heartbeat.leave(self)
         try:
             await fanout.leave(self)
-            await self.channel_layer.group_discard(
-                fanout.user_group(self.session_id, self.user.pk), self.channel_name
-            )
-            await self.channel_layer.group_discard(access_group(self.user.pk), self.channel_name)
         except Exception as exc:
             # The layer may be down or just reset; leaving the room must still be recorded.
             logger.warning("room group discard failed error=%s", type(exc).__name__)
         released = await threads.presence_call(entry.socket_release)(
             session_id=self.session_id,
             user_id=self.user.pk,
-            conn=self.channel_name,
+            conn=self.conn,
             final=self.closed_by_room,
             grace=not self.access_ended,
         )

@@ -25,7 +25,7 @@ class BeatingSocket(Protocol):
     session_id: int
     user: Any
     token_id: int | None
-    channel_name: str
+    conn: str
 
     async def heartbeat_result(self, beat: liveness.Heartbeat) -> None: ...
 
@@ -55,7 +55,7 @@ class _Beater:
                 await self._beat(due)
 
     async def _beat(self, due: list[BeatingSocket]) -> None:
-        live = [liveness.LiveSocket(s.session_id, s.user, s.channel_name, s.token_id) for s in due]
+        live = [liveness.LiveSocket(s.session_id, s.user, s.conn, s.token_id) for s in due]
         try:
             beats = await threads.room_db(liveness.rooms_heartbeat)(sockets=live)
         except notify.BroadcastFailed as failed:
@@ -65,8 +65,8 @@ class _Beater:
             logger.error("room heartbeat failed sockets=%d error=%s", len(due), type(exc).__name__)
             return
         for socket in due:
-            beat = beats.get(socket.channel_name)
-            if beat is None or self.sockets.get(socket.channel_name) is not socket:
+            beat = beats.get(socket.conn)
+            if beat is None or self.sockets.get(socket.conn) is not socket:
                 continue  # closed meanwhile
             try:
                 await socket.heartbeat_result(beat)
@@ -80,7 +80,7 @@ _beaters: PerLoop[_Beater] = PerLoop(_Beater)
 def join(socket: BeatingSocket) -> None:
     """Beat ``socket`` from now on (its entry has just made it present)."""
     beater = _beaters.get()
-    beater.sockets[socket.channel_name] = socket
+    beater.sockets[socket.conn] = socket
     beater.ensure_running()
     collector.socket_joined()
 
@@ -88,7 +88,7 @@ def join(socket: BeatingSocket) -> None:
 def leave(socket: BeatingSocket) -> None:
     beater = _beaters.existing()
     if beater is not None:
-        if beater.sockets.pop(socket.channel_name, None) is not None:
+        if beater.sockets.pop(socket.conn, None) is not None:
             collector.socket_closed()
         if not beater.sockets and beater.task is not None and not beater.task.done():
             beater.task.cancel()

@@ -18,7 +18,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from sessions_app.rooms.fanout import room_group, user_group
+from sessions_app.rooms.fanout import room_group
 from sessions_app.rooms.protocol import encode
 
 logger = logging.getLogger("vioip.rooms")
@@ -105,10 +105,16 @@ def notify_frames(*, session_id: int, frames: dict[str, dict[str, Any]]) -> None
 def notify_control(
     *, session_id: int, action: str, user_id: int | None = None, code: int | None = None
 ) -> None:
-    """Tell sockets to re-read their state (``refresh``) or to close (``close``)."""
-    group = room_group(session_id) if user_id is None else user_group(session_id, user_id)
-    event = {"type": "room.control", "session_id": session_id, "action": action, "code": code}
-    transaction.on_commit(lambda: _group_send(group, event))
+    """Tell sockets to re-read their state (``refresh``) or to close (``close``): every
+    socket of the room, or only ``user_id``'s (the process's ``fanout`` picks them out)."""
+    event = {
+        "type": "room.control",
+        "session_id": session_id,
+        "user_id": user_id,
+        "action": action,
+        "code": code,
+    }
+    transaction.on_commit(lambda: _group_send(room_group(session_id), event))
 
 
 def _visible(record: dict[str, Any] | None, audience: str) -> bool:

@@ -1,6 +1,6 @@
 """Who is in a room right now, shared by every daphne process.
 
-Each open socket is a member ``"<user_id>|<channel_name>"`` of a per-room sorted set whose
+Each open socket is a member ``"<user_id>|<conn>"`` of a per-room sorted set whose
 score is the time it expires; its process's heartbeat (``heartbeat``) pushes it forward. A
 process that dies stops heartbeating, so its sockets expire and the next sweep (any
 process) removes them: no ghosts. A participant whose last socket closes leaves a

@@ -413,3 +413,51 @@ async def test_access_ends_on_the_other_process_within_five_seconds(
     await watcher.send(_chat("still here"))
     assert (await watcher.expect("chat.message"))["text"] == "still here"
     await watcher.close()
+
+
+# --- Subscriptions: one per room per process, none per socket --------------------------------
+
+
+def _subscriptions() -> list[bytes]:
+    import redis
+
+    return list(redis.Redis.from_url(os.environ["REDIS_URL"]).pubsub_channels())
+
+
+async def test_sockets_coming_and_going_subscribe_nothing_of_their_own(
+    daphnes: tuple[Daphne, Daphne], cast: Any, live_session: Any
+):
+    """A socket's entry and exit make no subscription of their own: the process listens
+    to the room's group once, and to one access group for every user. A storm of
+    reconnects then does not queue behind a subscribe and unsubscribe per socket."""
+    first, _ = daphnes
+    live_session.waiting_room = False
+    await sync_to_async(live_session.save)()
+    await asyncio.to_thread(_clear_presence, live_session.pk)
+    staff = await _connect(first, cast.facilitator, live_session)
+    await staff.expect("room.state")
+    before = await asyncio.to_thread(_subscriptions)
+    assert any(b"room." + str(live_session.pk).encode() in name for name in before)
+
+    casey = await sync_to_async(_another_patient)(cast.cohort)
+    others = [
+        await _connect(first, user, live_session)
+        for user in (cast.patient, cast.patient, casey, cast.clinician)
+    ]
+    for other in others:
+        await other.expect("room.state")
+    assert sorted(await asyncio.to_thread(_subscriptions)) == sorted(before)
+
+    # Events meant for one person still reach only that person's sockets, on every tab.
+    await staff.send({"type": "participant.remove", "user_id": cast.patient.pk})
+    for tab in others[:2]:
+        await asyncio.wait_for(tab.reader, timeout=10)
+        assert tab.ws.close_code == 4403
+    await staff.expect("presence.left", user_id=cast.patient.pk)
+    for other in others[2:]:
+        await other.send(_chat("still here"))
+        await other.expect("chat.message", text="still here")
+        await other.close()
+    await asyncio.sleep(0.5)
+    assert sorted(await asyncio.to_thread(_subscriptions)) == sorted(before)
+    await staff.close()
