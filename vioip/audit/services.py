@@ -127,7 +127,9 @@ if set(_INSERTED) != {field for field in _COLUMNS.values() if not field.primary_
 _INSERT_ROW = "(" + ", ".join(["%s"] * len(_INSERTED)) + ")"
 
 
-def _insert(events: list[AuditEvent]) -> None:
+def _insert(events: list[AuditEvent], head: list[Any]) -> None:
+    """Insert ``events`` and move the chain head to ``head`` (seq, hash, mac): on
+    PostgreSQL one statement, one round trip fewer while every writer waits on the head."""
     params = [
         field.get_db_prep_save(getattr(event, field.attname), connection)
         for event in events
@@ -135,8 +137,13 @@ def _insert(events: list[AuditEvent]) -> None:
     ]
     statement = _INSERT + ", ".join([_INSERT_ROW] * len(events)) + " RETURNING id"
     with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        ids = cursor.fetchall()
+        if connection.vendor == "postgresql":
+            cursor.execute(f"WITH moved AS ({_HEAD_MOVED}) {statement}", [*head, *params])
+            ids = cursor.fetchall()
+        else:
+            cursor.execute(statement, params)
+            ids = cursor.fetchall()
+            cursor.execute(_HEAD_MOVED, head)
     for event, (pk,) in zip(events, ids, strict=True):
         event.pk = pk
         event._state.adding = False
@@ -154,9 +161,7 @@ def _append(events: list[AuditEvent]) -> list[AuditEvent]:
             event.prev_hash = prev_hash
             event.hash = event_hash(event)
             prev_hash = event.hash
-        _insert(events)
-        with connection.cursor() as cursor:
-            cursor.execute(_HEAD_MOVED, [seq, prev_hash, head_mac(seq, prev_hash)])
+        _insert(events, [seq, prev_hash, head_mac(seq, prev_hash)])
     return events
 
 
