@@ -374,8 +374,8 @@ LOGGING = {
 }
 
 # HTTP requests a process runs at once; more wait their turn. Each running request holds a
-# database connection, so processes times (this + ROOM_DB_THREADS) must stay below the
-# server's max_connections (see vioip/core/http_limit.py).
+# database connection, so processes times (this + ROOM_DB_THREADS + ROOM_ENTRY_THREADS)
+# must stay below the server's max_connections (see vioip/core/http_limit.py).
 HTTP_CONCURRENCY = env_int("VIOIP_HTTP_CONCURRENCY", 20, minimum=1)
 
 # What this process serves (vioip/core/process_role.py): "all" (HTTP and room sockets),
@@ -433,6 +433,9 @@ ROOM_DB_THREADS = env_int(
     1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 2,
     minimum=1,
 )
+# Threads (each with its own connection) for sockets' entries (ticket, entry, first
+# room.state), apart from the room threads: unused with ROOM_DB_THREADS 1.
+ROOM_ENTRY_THREADS = env_int("VIOIP_ROOM_ENTRY_THREADS", 3, minimum=1)
 # A socket whose client stops reading is closed (4408) once this much waits to be sent.
 ROOM_SEND_BUFFER_KIB = env_int("VIOIP_ROOM_SEND_BUFFER_KIB", 1024, minimum=16)
 # How often at most a process walks all its long-lived objects once, to reclaim reference

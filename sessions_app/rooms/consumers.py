@@ -168,16 +168,17 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             # This process is stopping: reconnect elsewhere (the ticket is not spent).
             await self.close(code=protocol.CLOSE_LAYER_RESET)
             return
-        bearer = await threads.room_db(tickets.ticket_redeem)(raw=raw, session_id=self.session_id)
+        bearer = await threads.entry_db(tickets.ticket_redeem)(raw=raw, session_id=self.session_id)
         if bearer is None:
-            await threads.room_db(self._audit_bad_ticket)()
+            await threads.entry_db(self._audit_bad_ticket)()
             await self.close(code=protocol.CLOSE_TICKET)
             return
         user = bearer.user
         try:
-            participant = await threads.room_db(entry.room_enter)(
-                session_id=self.session_id, user=user, conn=self.conn
-            )
+            async with threads.entry_turn(self.session_id):
+                participant = await threads.entry_db(entry.room_enter)(
+                    session_id=self.session_id, user=user, conn=self.conn
+                )
         except entry.Refused as refused:
             await self.close(code=refused.code)
             return
@@ -207,7 +208,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_TRY_LATER)
             await self.disconnect(CLOSE_TRY_LATER)
             return
-        await self.send_room_state()
+        await self.send_room_state(entering=True)
         while self.backlog:
             await self._send_room_frame(self.backlog.pop(0))
         self.backlog = None
@@ -326,10 +327,9 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         self.closed_by_room = True
         await self.close(code=code)
 
-    async def send_room_state(self) -> None:
-        frame = await threads.room_db(selectors.room_state)(
-            session_id=self.session_id, user=self.user
-        )
+    async def send_room_state(self, *, entering: bool = False) -> None:
+        on = threads.entry_db if entering else threads.room_db
+        frame = await on(selectors.room_state)(session_id=self.session_id, user=self.user)
         self.state = frame["me"]["state"]
         await self.send_json(frame)
 

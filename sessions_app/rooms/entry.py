@@ -6,7 +6,9 @@ leaving open and close attendance and are audited."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -30,6 +32,8 @@ from vioip.accounts.models import Role, User
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
 from vioip.core.prepared import Prepared
+
+logger = logging.getLogger("vioip.rooms")
 
 
 class Refused(Exception):
@@ -121,16 +125,18 @@ def room_enter(*, session_id: int, user: User, conn: str) -> Participant:
     A person is one participant however many sockets they open: only their first socket
     (or the first after the grace window) announces them. Entry and refusal are audited
     (the client address and request id come from the consumer's audit context).
+
+    What can be done before the room's row is locked is done first (the relationship
+    check, a read; the socket's presence, one Redis round trip), so the entries of one
+    room, which take turns on that lock, each hold it for a few statements only.
     """
-    # Expired sockets and graces go first, so a late reconnect is a fresh entry. Only
-    # when there are any: a full sweep on every entry made a room's entries queue on its
-    # lock. (Presence lost altogether, say to a Redis restart, is the heartbeat's sweep.)
-    if presence.store().has_expired(session_id, presence.now()):
-        room_sweep(session_id=session_id)
+    arrival: presence.Arrival | None = None
     try:
+        is_staff = _check_entry(user=user, session_id=session_id)
+        arrival = _arrive(session_id=session_id, user_id=user.pk, conn=conn, sweep_first=True)
         # The entry and its audit event commit together.
         with transaction.atomic():
-            participant = enter(session_id=session_id, user=user, conn=conn)
+            participant = _enter_locked(session_id=session_id, user=user, is_staff=is_staff)
             audit.record(
                 action=Action.ROOM_JOIN,
                 actor=user,
@@ -140,6 +146,7 @@ def room_enter(*, session_id: int, user: User, conn: str) -> Participant:
                 detail={"state": participant.state},
             )
     except Refused as refused:
+        _undo(arrival)
         audit.record(
             action=Action.ROOM_DENIED,
             actor=user,
@@ -150,26 +157,103 @@ def room_enter(*, session_id: int, user: User, conn: str) -> Participant:
             detail={"reason": refused.reason, "close_code": refused.code},
         )
         raise
+    except BaseException:
+        _undo(arrival)
+        raise
     return participant
 
 
-@transaction.atomic(savepoint=False)
 def enter(*, session_id: int, user: User, conn: str) -> Participant:
     """The entry itself, without ``room_enter``'s sweep first or its audit: the heartbeat
-    brings back with it a socket that was swept while it was alive. Inside
-    ``room_enter``'s transaction it sets no savepoint: a refusal ends that transaction too.
-
-    Every entry makes it, so its reads are compiled once and its writes are plain
-    statements: about half the round trips and a fraction of the CPU of the models."""
+    brings back with it a socket that was swept while it was alive."""
     is_staff = _check_entry(user=user, session_id=session_id)
+    arrival = _arrive(session_id=session_id, user_id=user.pk, conn=conn, sweep_first=False)
+    try:
+        with transaction.atomic(savepoint=False):
+            return _enter_locked(session_id=session_id, user=user, is_staff=is_staff)
+    except BaseException:
+        _undo(arrival)
+        raise
+
+
+def _arrive(*, session_id: int, user_id: int, conn: str, sweep_first: bool) -> presence.Arrival:
+    """Make the socket present, taking out its person's grace members (their earlier
+    socket's close is not a leave now). With ``sweep_first``, expired sockets and graces
+    go first, so a late reconnect is a fresh entry; only when there are any: a full sweep
+    on every entry made a room's entries queue on its lock. (Presence lost altogether, say
+    to a Redis restart, is the heartbeat's sweep.) Presence made before the entry is
+    decided only ever keeps a person in: a leave checks it under the room's lock."""
+    store = presence.store()
+    now = presence.now()
+    expires_at = presence.socket_expiry(now)
+    arrival = store.arrive(
+        session_id, user_id, conn, at=now, expires_at=expires_at, unless_expired=sweep_first
+    )
+    while arrival is None:  # once: without unless_expired it always arrives
+        room_sweep(session_id=session_id)
+        arrival = store.arrive(session_id, user_id, conn, at=now, expires_at=expires_at)
+    return arrival
+
+
+def _undo(arrival: presence.Arrival | None) -> None:
+    """A refused or failed entry leaves presence as it found it."""
+    if arrival is None:
+        return
+    try:
+        presence.store().undo(arrival)
+    except Exception as exc:
+        # The socket closes now: its member expires with the TTL, as a dead socket's does.
+        logger.warning("room presence not restored error=%s", type(exc).__name__)
+
+
+# On PostgreSQL the room's row and the user's place are locked in one statement, in the
+# order every room write takes them (rows.py: the room first). No row: no place yet, or
+# no room row yet; the general path below makes them.
+_ROOM_AND_PLACE_LOCKED = """
+SELECT r.locked, r.waiting_room,
+       p.id, p.is_staff, p.state, p.muted, p.hand_raised, p.online, p.removed
+FROM rooms_room r
+JOIN rooms_participant p ON p.session_id = r.session_id AND p.user_id = %s
+WHERE r.session_id = %s
+FOR UPDATE OF r, p
+"""
+# The place entered and, when admitted, an attendance stretch opened unless one is open:
+# one statement on PostgreSQL.
+_ENTERED_ONE_STATEMENT = (
+    "WITH entered AS ("
+    "UPDATE rooms_participant SET is_staff = %s, state = %s, online = true, updated_at = %s "
+    "WHERE id = %s) "
+    "INSERT INTO rooms_attendancesegment (session_id, user_id, joined_at) "
+    "SELECT %s, %s, %s WHERE %s AND NOT EXISTS (SELECT 1 FROM rooms_attendancesegment "
+    "WHERE session_id = %s AND user_id = %s AND left_at IS NULL)"
+)
+
+
+def _locked_place(*, session_id: int, user_id: int) -> tuple[bool, bool, tuple[Any, ...] | None]:
+    """(room locked, waiting room, the user's place or None), both rows locked until
+    commit, the room's first; the room's row is made on first use."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_ROOM_AND_PLACE_LOCKED, [user_id, session_id])
+            row = cursor.fetchone()
+        if row is not None:
+            return bool(row[0]), bool(row[1]), tuple(row[2:])
     room = _ROOM_LOCKED.rows(session_id=session_id)
     if not room:
         room_for_update(Session.objects.get(pk=session_id))  # made on first use
         room = _ROOM_LOCKED.rows(session_id=session_id)
     locked, waiting_room = room[0]
-    place = _PLACE_LOCKED.rows(session_id=session_id, user_id=user.pk)
-    if place:
-        pk, was_staff, state, muted, hand_raised, online, removed = place[0]
+    place = _PLACE_LOCKED.rows(session_id=session_id, user_id=user_id)
+    return locked, waiting_room, (tuple(place[0]) if place else None)
+
+
+def _enter_locked(*, session_id: int, user: User, is_staff: bool) -> Participant:
+    """The database part of an entry, inside the caller's transaction. Every entry makes
+    it, so its statements are compiled once or written out: on PostgreSQL two round trips
+    under the room's lock, then the audit append's."""
+    locked, waiting_room, place = _locked_place(session_id=session_id, user_id=user.pk)
+    if place is not None:
+        pk, was_staff, state, muted, hand_raised, online, removed = place
         participant = Participant(
             pk=pk,
             session_id=session_id,
@@ -195,26 +279,26 @@ def enter(*, session_id: int, user: User, conn: str) -> Participant:
     if is_staff or not waiting_room:
         participant.state = ParticipantState.ADMITTED
     # Otherwise the state stays what it was: the waiting room admits no one by itself.
-    now = presence.now()
-    store = presence.store()
-    for member in store.live(session_id, now):
-        if member.user_id == user.pk and member.is_grace:
-            store.remove(session_id, presence.member_name(user.pk, member.conn))
-    store.touch(session_id, presence.member_name(user.pk, conn), presence.socket_expiry(now))
     participant.online = True
-    at = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _PLACE_ENTERED,
-            [
-                participant.is_staff,
-                participant.state,
-                connection.ops.adapt_datetimefield_value(at),
-                participant.pk,
-            ],
-        )
-    if participant.state == ParticipantState.ADMITTED:
-        open_segment(session_id=session_id, user_id=user.pk, at=at)
+    now = timezone.now()
+    at = connection.ops.adapt_datetimefield_value(now)
+    admitted = participant.state == ParticipantState.ADMITTED
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _ENTERED_ONE_STATEMENT,
+                [
+                    *(participant.is_staff, participant.state, at, participant.pk),
+                    *(session_id, user.pk, at, admitted, session_id, user.pk),
+                ],
+            )
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _PLACE_ENTERED, [participant.is_staff, participant.state, at, participant.pk]
+            )
+        if admitted:
+            open_segment(session_id=session_id, user_id=user.pk, at=now)
     notify.notify_presence(session_id=session_id, before=before, after=visible_record(participant))
     return participant
 

@@ -56,6 +56,17 @@ def grace_conn(left_at: float) -> str:
     return f"{GRACE}|{left_at:.6f}"
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """A socket made present (``arrive``): its member, and the person's grace members it
+    took out (their earlier socket's close is not a leave now), put back by ``undo`` if
+    the entry is refused."""
+
+    session_id: int
+    name: str
+    graces: tuple[tuple[str, float], ...]
+
+
 def _parse(name: str | bytes, score: float) -> Member:
     text = name.decode() if isinstance(name, bytes) else name
     user_id, conn = text.split("|", 1)
@@ -96,6 +107,33 @@ class LocalPresence:
         with self._lock:
             return any(s <= at for s in self._rooms.get(session_id, {}).values())
 
+    def arrive(
+        self,
+        session_id: int,
+        user_id: int,
+        conn: str,
+        *,
+        at: float,
+        expires_at: float,
+        unless_expired: bool = False,
+    ) -> Arrival | None:
+        name, graces = member_name(user_id, conn), member_name(user_id, GRACE + "|")
+        with self._lock:
+            room = self._rooms.setdefault(session_id, {})
+            if unless_expired and any(s <= at for s in room.values()):
+                return None
+            taken = tuple((n, s) for n, s in room.items() if n.startswith(graces))
+            for n, _ in taken:
+                del room[n]
+            room[name] = expires_at
+        return Arrival(session_id, name, taken)
+
+    def undo(self, arrival: Arrival) -> None:
+        with self._lock:
+            room = self._rooms.setdefault(arrival.session_id, {})
+            room.pop(arrival.name, None)
+            room.update(arrival.graces)
+
     def pop_expired(self, session_id: int, at: float) -> list[Member]:
         with self._lock:
             room = self._rooms.get(session_id, {})
@@ -133,6 +171,28 @@ return 1
 """
 
 
+# KEYS[1]: the room's presence; ARGV: now, the member, its expiry, the person's grace
+# prefix, whether expired members stop it, how long the key is kept. Returns 0 (stopped:
+# sweep first) or {1, grace, score, grace, score...}: the grace members it took out.
+_ARRIVE_SCRIPT = """
+if ARGV[5] == '1' and redis.call('ZCOUNT', KEYS[1], '-inf', ARGV[1]) > 0 then
+    return 0
+end
+local taken = {1}
+local members = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+for i = 1, #members, 2 do
+    if string.sub(members[i], 1, #ARGV[4]) == ARGV[4] then
+        redis.call('ZREM', KEYS[1], members[i])
+        taken[#taken + 1] = members[i]
+        taken[#taken + 1] = members[i + 1]
+    end
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+return taken
+"""
+
+
 class RedisPresence:
     # Long enough that sweeps see every expired member; an abandoned room still goes.
     KEEP_SECONDS = 24 * 3600
@@ -142,6 +202,7 @@ class RedisPresence:
 
         self._redis: Any = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._rate_script = self._redis.register_script(_RATE_SCRIPT)
+        self._arrive_script = self._redis.register_script(_ARRIVE_SCRIPT)
 
     @staticmethod
     def _key(session_id: int) -> str:
@@ -170,6 +231,47 @@ class RedisPresence:
 
     def has_expired(self, session_id: int, at: float) -> bool:
         return bool(self._redis.zcount(self._key(session_id), "-inf", at))
+
+    def arrive(
+        self,
+        session_id: int,
+        user_id: int,
+        conn: str,
+        *,
+        at: float,
+        expires_at: float,
+        unless_expired: bool = False,
+    ) -> Arrival | None:
+        """Make a socket present and take out its person's grace members, in one round
+        trip; with ``unless_expired``, nothing (None) while the room has expired members."""
+        name = member_name(user_id, conn)
+        reply = self._arrive_script(
+            keys=[self._key(session_id)],
+            args=[
+                repr(at),
+                name,
+                repr(expires_at),
+                member_name(user_id, GRACE + "|"),
+                "1" if unless_expired else "0",
+                self.KEEP_SECONDS,
+            ],
+        )
+        if not reply:
+            return None
+        taken = reply[1:]
+        graces = tuple(
+            (n.decode() if isinstance(n, bytes) else n, float(score))
+            for n, score in zip(taken[::2], taken[1::2], strict=True)
+        )
+        return Arrival(session_id, name, graces)
+
+    def undo(self, arrival: Arrival) -> None:
+        """Take an arrival back: its member out, the grace members it took out back in."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.zrem(self._key(arrival.session_id), arrival.name)
+        if arrival.graces:
+            pipe.zadd(self._key(arrival.session_id), dict(arrival.graces))
+        pipe.execute()
 
     def pop_expired(self, session_id: int, at: float) -> list[Member]:
         key = self._key(session_id)

@@ -1,10 +1,13 @@
 """The threads a consumer's room calls run on: the room database threads (``room_db``)
-and the presence thread (``presence_call``)."""
+and the presence thread (``presence_call``); and the turns a room's entries take for them
+(``entry_turn``)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -14,26 +17,28 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 
 from sessions_app.rooms import notify
+from vioip.core.loops import PerLoop
 
 T = TypeVar("T")
 
-_pool: ThreadPoolExecutor | None = None
+_pools: dict[str, ThreadPoolExecutor] = {}
 
 
-def _room_executor() -> ThreadPoolExecutor | None:
-    """The threads room calls run on: None for Django's one shared thread.
+def _executor(name: str, threads: int) -> ThreadPoolExecutor | None:
+    """A pool of room threads: None for Django's one shared thread.
 
     Most of a room call is waiting on PostgreSQL round trips; with several threads (each
     with its own connection) one socket's call no longer waits behind every other
     socket's. Row locks order the writes to a room, as they do between processes.
     """
-    global _pool
-    threads = settings.ROOM_DB_THREADS
-    if threads <= 1:
-        return None
-    if _pool is None or _pool._max_workers != threads:
-        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="room-db")
-    return _pool
+    if settings.ROOM_DB_THREADS <= 1:
+        return None  # one thread for everything (SQLite's single writer)
+    pool = _pools.get(name)
+    if pool is None or pool._max_workers != threads:
+        pool = _pools[name] = ThreadPoolExecutor(
+            max_workers=threads, thread_name_prefix=f"room-{name}"
+        )
+    return pool
 
 
 _presence_pool: ThreadPoolExecutor | None = None
@@ -101,9 +106,20 @@ def room_db(fn: Callable[..., T]) -> Callable[..., Awaitable[T]]:
     """``database_sync_to_async(fn)`` for consumers: the room events ``fn`` commits are
     published afterwards from the event loop (``notify``'s outbox). Raises
     ``notify.BroadcastFailed`` (carrying the result) when they could not be."""
+    return _on(fn, "db", settings.ROOM_DB_THREADS)
 
+
+def entry_db(fn: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """``room_db`` on the entry threads, for what a socket's entry reads and writes (the
+    ticket, the entry, its first ``room.state``). In a reconnect storm the entries queue
+    there, not in front of the rooms' chat and moderation; and since an entry is a dozen
+    round trips, mostly waits, its own threads let several run at once."""
+    return _on(fn, "entry", settings.ROOM_ENTRY_THREADS)
+
+
+def _on(fn: Callable[..., T], pool: str, threads: int) -> Callable[..., Awaitable[T]]:
     async def run(*args: Any, **kwargs: Any) -> T:
-        executor = _room_executor()
+        executor = _executor(pool, threads)
         if executor is None:
             call = RoomDatabaseSyncToAsync(fn)
         else:
@@ -119,3 +135,34 @@ def room_db(fn: Callable[..., T]) -> Callable[..., Awaitable[T]]:
         return result
 
     return run
+
+
+class _Turns:
+    """One queue per room of the entries waiting for a room thread, in one event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.locks: dict[int, tuple[asyncio.Lock, list[int]]] = {}
+
+    @contextlib.asynccontextmanager
+    async def turn(self, session_id: int) -> AsyncIterator[None]:
+        lock, waiting = self.locks.setdefault(session_id, (asyncio.Lock(), [0]))
+        waiting[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            waiting[0] -= 1
+            if not waiting[0]:
+                del self.locks[session_id]
+
+
+_turns: PerLoop[_Turns] = PerLoop(_Turns)
+
+
+def entry_turn(session_id: int) -> contextlib.AbstractAsyncContextManager[None]:
+    """Wait here for the room's earlier entries in this process to finish. An entry holds
+    its room's row lock for its few statements; two room threads entering the same room
+    took turns on that lock, one of them idle, while entries to other rooms waited behind
+    both. Queued here, a room's entries wait without a thread, and the threads serve
+    different rooms."""
+    return _turns.get().turn(session_id)

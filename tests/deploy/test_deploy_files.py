@@ -130,15 +130,20 @@ def test_secrets_reach_the_app_as_files_and_the_proxy_alone_is_trusted():
 
 
 def test_the_connection_budget_of_the_documented_scale_fits_postgres():
-    """docs/deployment.md: processes x (HTTP_CONCURRENCY + ROOM_DB_THREADS) stays below
-    max_connections at the documented scale (3 web, 2 rooms, the sweep and a migrate)."""
+    """docs/deployment.md: processes x (HTTP_CONCURRENCY + ROOM_DB_THREADS +
+    ROOM_ENTRY_THREADS) stays below max_connections at the documented scale (3 web, 2 rooms,
+    the sweep and a migrate)."""
     services = compose.load()["services"]
     command = services["postgres"]["command"]
     max_connections = int(command[command.index("-c") + 1].removeprefix("max_connections="))
 
     def budget(name: str) -> int:
         env = services[name]["environment"]
-        return int(env.get("VIOIP_HTTP_CONCURRENCY", 20)) + int(env.get("VIOIP_ROOM_DB_THREADS", 2))
+        return (
+            int(env.get("VIOIP_HTTP_CONCURRENCY", 20))
+            + int(env.get("VIOIP_ROOM_DB_THREADS", 2))
+            + int(env.get("VIOIP_ROOM_ENTRY_THREADS", 3))
+        )
 
     used = 3 * budget("web") + 2 * budget("rooms") + budget("sweep") + budget("migrate")
     assert used < max_connections - 10  # room for psql, backups and the superuser

@@ -69,3 +69,34 @@ def test_expired_members_go_to_one_sweeper_only(store: Any, settings: Any):
     (grace,) = backend.pop_expired(room, 120.0)
     assert (grace.user_id, grace.left_at) == (2, 90.5)  # when the socket closed
     assert [m.user_id for m in backend.live(room, 120.0)] == [3]
+
+
+def test_an_arrival_takes_out_only_its_persons_graces_and_can_be_undone(store: Any):
+    backend, room = store
+    backend.touch(room, presence.member_name(1, presence.grace_conn(90.0)), 150.0)
+    backend.touch(room, presence.member_name(11, presence.grace_conn(95.0)), 150.0)
+    backend.touch(room, presence.member_name(1, "other-tab"), 150.0)
+    arrival = backend.arrive(room, 1, "new", at=100.0, expires_at=160.0)
+    assert arrival.graces == ((presence.member_name(1, "grace|90.000000"), 150.0),)
+    assert {(m.user_id, m.conn) for m in backend.live(room, 100.0)} == {
+        (1, "other-tab"),
+        (1, "new"),
+        (11, "grace|95.000000"),  # another person whose id starts the same
+    }
+    backend.undo(arrival)
+    assert {(m.user_id, m.conn, m.expires_at) for m in backend.live(room, 100.0)} == {
+        (1, "other-tab", 150.0),
+        (1, "grace|90.000000", 150.0),
+        (11, "grace|95.000000", 150.0),
+    }
+
+
+def test_an_arrival_waits_for_a_sweep_while_the_room_has_expired_members(store: Any):
+    backend, room = store
+    backend.touch(room, presence.member_name(2, "gone"), 90.0)
+    assert backend.arrive(room, 1, "new", at=100.0, expires_at=160.0, unless_expired=True) is None
+    assert backend.live(room, 100.0) == []
+    backend.pop_expired(room, 100.0)
+    arrival = backend.arrive(room, 1, "new", at=100.0, expires_at=160.0, unless_expired=True)
+    assert arrival is not None and arrival.graces == ()
+    assert [(m.user_id, m.conn) for m in backend.live(room, 100.0)] == [(1, "new")]
