@@ -103,10 +103,6 @@ class LocalPresence:
             room = dict(self._rooms.get(session_id, {}))
         return [_parse(n, s) for n, s in room.items() if s > at]
 
-    def has_expired(self, session_id: int, at: float) -> bool:
-        with self._lock:
-            return any(s <= at for s in self._rooms.get(session_id, {}).values())
-
     def arrive(
         self,
         session_id: int,
@@ -228,9 +224,6 @@ class RedisPresence:
     def live(self, session_id: int, at: float) -> list[Member]:
         rows = self._redis.zrangebyscore(self._key(session_id), f"({at}", "+inf", withscores=True)
         return [_parse(n, s) for n, s in rows]
-
-    def has_expired(self, session_id: int, at: float) -> bool:
-        return bool(self._redis.zcount(self._key(session_id), "-inf", at))
 
     def arrive(
         self,
