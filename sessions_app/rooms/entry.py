@@ -21,6 +21,7 @@ from sessions_app.rooms import notify, presence
 from sessions_app.rooms.models import Participant, ParticipantState, Room
 from sessions_app.rooms.protocol import CLOSE_ENDED, CLOSE_FORBIDDEN, CLOSE_LOCKED
 from sessions_app.rooms.rows import (
+    SEGMENT_OPENED,
     close_segments,
     open_segment,
     participant_for_update,
@@ -217,16 +218,9 @@ JOIN rooms_participant p ON p.session_id = r.session_id AND p.user_id = %s
 WHERE r.session_id = %s
 FOR UPDATE OF r, p
 """
-# The place entered and, when admitted, an attendance stretch opened unless one is open:
-# one statement on PostgreSQL.
-_ENTERED_ONE_STATEMENT = (
-    "WITH entered AS ("
-    "UPDATE rooms_participant SET is_staff = %s, state = %s, online = true, updated_at = %s "
-    "WHERE id = %s) "
-    "INSERT INTO rooms_attendancesegment (session_id, user_id, joined_at) "
-    "SELECT %s, %s, %s WHERE %s AND NOT EXISTS (SELECT 1 FROM rooms_attendancesegment "
-    "WHERE session_id = %s AND user_id = %s AND left_at IS NULL)"
-)
+# The place entered and, when admitted (the last parameter), an attendance stretch opened
+# unless one is open: the two statements below as one on PostgreSQL.
+_ENTERED_ONE_STATEMENT = f"WITH entered AS ({_PLACE_ENTERED}) {SEGMENT_OPENED} AND %s"
 
 
 def _locked_place(*, session_id: int, user_id: int) -> tuple[bool, bool, tuple[Any, ...] | None]:
@@ -289,7 +283,7 @@ def _enter_locked(*, session_id: int, user: User, is_staff: bool) -> Participant
                 _ENTERED_ONE_STATEMENT,
                 [
                     *(participant.is_staff, participant.state, at, participant.pk),
-                    *(session_id, user.pk, at, admitted, session_id, user.pk),
+                    *(session_id, user.pk, at, session_id, user.pk, admitted),
                 ],
             )
     else:

@@ -31,8 +31,8 @@ def room_for_update(session: Session) -> Room:
 
 
 # An attendance stretch opens unless one is open already: one statement, as every
-# admitted entry makes it.
-_SEGMENT_OPENED = (
+# admitted entry makes it (on PostgreSQL, inside the entry's own statement: entry.py).
+SEGMENT_OPENED = (
     "INSERT INTO rooms_attendancesegment (session_id, user_id, joined_at) "
     "SELECT %s, %s, %s WHERE NOT EXISTS (SELECT 1 FROM rooms_attendancesegment "
     "WHERE session_id = %s AND user_id = %s AND left_at IS NULL)"
@@ -42,7 +42,7 @@ _SEGMENT_OPENED = (
 def open_segment(*, session_id: int, user_id: int, at: dt.datetime) -> None:
     joined_at = connection.ops.adapt_datetimefield_value(at)
     with connection.cursor() as cursor:
-        cursor.execute(_SEGMENT_OPENED, [session_id, user_id, joined_at, session_id, user_id])
+        cursor.execute(SEGMENT_OPENED, [session_id, user_id, joined_at, session_id, user_id])
 
 
 def close_segments(*, session_id: int, at: dt.datetime, user_id: int | None = None) -> None:
