@@ -4,8 +4,6 @@ import gc
 import os
 import sys
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vioip.settings")
 
 # daphne's --proxy-headers replaces the peer address (and the scheme) with whatever any
@@ -19,7 +17,9 @@ if "--proxy-headers" in sys.argv:
     )
 
 # Django must be set up before anything imports models.
-django_asgi_app = get_asgi_application()
+from vioip.core.asgi_http import get_http_application
+
+django_asgi_app = get_http_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
