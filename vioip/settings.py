@@ -387,10 +387,9 @@ if PROCESS_ROLE not in ("all", "http", "rooms"):
     )
 
 # An HTTP worker on PostgreSQL takes its connections from a pool (psycopg's, through
-# Django): under ASGI each request runs on a thread of its own, and a connection opened per
-# request cost ~9 ms of the database's CPU and ~2.4 ms of the worker's (bench/NOTES.md). At
-# most HTTP_CONCURRENCY requests run at once, so the pool never has more connections than
-# before. Room threads keep connections of their own instead (sessions_app/rooms/threads.py):
+# Django): a connection opened per request cost ~9 ms of the database's CPU and ~2.4 ms of
+# the worker's (bench/NOTES.md). Requests run on HTTP_CONCURRENCY threads
+# (vioip/core/asgi_http.py), so the pool never has more connections than that. Room threads keep connections of their own instead (sessions_app/rooms/threads.py):
 # the pool's reconnect back-off kept chat failing long after a database restart. Here it
 # is cut short: a connection that cannot be made within DB_POOL_RECONNECT_SECONDS is given
 # up, and the next request tries again at once, so requests recover within a few seconds of

@@ -1,11 +1,13 @@
 """At most ``HTTP_CONCURRENCY`` HTTP requests of a process run at once; the others wait.
 
-Under ASGI, Django runs every request on a thread of its own, and each of those threads
-opens a database connection of its own: sixty requests at once on one daphne process held
-about ninety PostgreSQL connections, and PostgreSQL refused the rest ("too many clients",
-answered 500). A waiting request costs one coroutine on the event loop, so a burst becomes
-a short queue instead of errors, and a process holds at most this many connections for
-HTTP (plus its room threads). WebSockets are not limited here.
+Django's own ASGI handler ran every request on a thread of its own, and each of those
+threads opened a database connection of its own: sixty requests at once on one daphne
+process held about ninety PostgreSQL connections, and PostgreSQL refused the rest ("too
+many clients", answered 500). Requests now run on a pool of this many threads
+(``vioip.core.asgi_http``); the limit also keeps a burst from reading more bodies than
+there are threads to serve them. A waiting request costs one coroutine on the event loop,
+so a burst becomes a short queue instead of errors, and a process holds at most this many
+connections for HTTP (plus its room threads). WebSockets are not limited here.
 """
 
 from __future__ import annotations
