@@ -389,11 +389,12 @@ if PROCESS_ROLE not in ("all", "http", "rooms"):
 # An HTTP worker on PostgreSQL takes its connections from a pool (psycopg's, through
 # Django): a connection opened per request cost ~9 ms of the database's CPU and ~2.4 ms of
 # the worker's (bench/NOTES.md). Requests run on HTTP_CONCURRENCY threads
-# (vioip/core/asgi_http.py), so the pool never has more connections than that. Room threads keep connections of their own instead (sessions_app/rooms/threads.py):
-# the pool's reconnect back-off kept chat failing long after a database restart. Here it
-# is cut short: a connection that cannot be made within DB_POOL_RECONNECT_SECONDS is given
-# up, and the next request tries again at once, so requests recover within a few seconds of
-# the database's return (tests/faults/test_http_pool.py).
+# (vioip/core/asgi_http.py), so the pool never has more connections than that. Room
+# threads keep connections of their own instead (sessions_app/rooms/threads.py): the pool's
+# reconnect back-off kept chat failing long after a database restart. Here it is cut short:
+# a connection that cannot be made within DB_POOL_RECONNECT_SECONDS is given up, and the
+# next request tries again at once, so requests recover within a few seconds of the
+# database's return (tests/faults/test_http_pool.py).
 DB_POOL = env_bool(
     "VIOIP_DB_POOL",
     PROCESS_ROLE == "http"
