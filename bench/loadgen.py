@@ -71,6 +71,28 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[index]
 
 
+# A second of a step is "late" when something due in it took longer than this.
+LATE_MS = 50.0
+
+
+def late_seconds(dues: list[float], latencies: list[float], origin: float) -> dict[str, Any]:
+    """Where a step's tail comes from: the whole seconds (counted from ``origin``, the
+    step's start, on this process's clock) in which something due took over ``LATE_MS``,
+    and the three worst of them with their slowest latency. A p99 made by a few seconds of
+    stall reads differently from one spread over the whole step, and the room's and REST's
+    late seconds can be compared, since both are timed from the same origin."""
+    worst: dict[int, float] = {}
+    for due, latency in zip(dues, latencies, strict=True):
+        if latency * 1000 > LATE_MS:
+            second = int(due - origin)
+            worst[second] = max(worst.get(second, 0.0), latency)
+    top = sorted(worst.items(), key=lambda item: item[1], reverse=True)[:3]
+    return {
+        "count": len(worst),
+        "worst": [[second, _ms(latency)] for second, latency in sorted(top)],
+    }
+
+
 class ProcessWatch:
     """CPU seconds and RSS of the server's processes (and Redis), read with psutil."""
 
@@ -111,6 +133,8 @@ class Generator:
                 self.clients.append(Client(room=r, member=m, tickets=tickets))
         self.messages: dict[int, Message] = {}
         self.latencies: list[float] = []
+        # When each message in ``latencies`` was due (for ``late_seconds``).
+        self.dues: list[float] = []
         self.counters = Counters()
         self.server = ProcessWatch(config.get("server_pids", []))
         self.aux = ProcessWatch(config.get("aux_pids", []))
@@ -214,6 +238,7 @@ class Generator:
         message.last = at
         if message.received == message.expected:
             self.latencies.append(at - message.due)
+            self.dues.append(message.due)
 
     async def connect_all(self, attempt: int) -> dict[str, Any]:
         concurrency = asyncio.Semaphore(int(self.config.get("connect_concurrency", 100)))
@@ -310,6 +335,7 @@ class Generator:
     async def step(self, delivered_per_second: float, seconds: float, drain: float) -> dict:
         self.messages.clear()
         self.latencies = []
+        self.dues = []
         self.deliveries = 0
         errors_before = Counter(self.counters.errors)
         closes_before = Counter(self.counters.closes)
@@ -348,6 +374,7 @@ class Generator:
             "p50_ms": _ms(p50),
             "p99_ms": _ms(p99),
             "max_ms": None if incomplete else _ms(max(self.latencies, default=None)),
+            "late_seconds": late_seconds(self.dues, self.latencies, started),
             "server_cpu_s": round(cpu, 3),
             "server_cpu_pct": round(100 * cpu / elapsed, 1),
             "server_cpu_us_per_frame": round(1e6 * cpu / self.deliveries, 1)
@@ -410,6 +437,7 @@ class RestProbe:
         self.rate = rate
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self.latencies: list[float] = []
+        self.dues: list[float] = []
         self.statuses: Counter[str] = Counter()
 
     async def _one(self, due: float) -> None:
@@ -427,12 +455,15 @@ class RestProbe:
                     length = int(line.split(b":", 1)[1])
             await reader.readexactly(length)
             self.latencies.append(time.perf_counter() - due)
+            self.dues.append(due)
             self.statuses[status] += 1
             self.idle.append((reader, writer))
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             self.statuses[type(exc).__name__] += 1
 
-    async def run(self, seconds: float) -> dict[str, Any]:
+    async def run(self, seconds: float, origin: float) -> dict[str, Any]:
+        """Requests at the probe's rate for ``seconds``; ``origin`` is the step's start
+        (for ``late_seconds``)."""
         tasks = []
         started = time.perf_counter()
         total = int(self.rate * seconds)
@@ -449,6 +480,7 @@ class RestProbe:
             "p50_ms": _ms(percentile(self.latencies, 0.5)),
             "p99_ms": _ms(percentile(self.latencies, 0.99)),
             "max_ms": _ms(max(self.latencies, default=None)),
+            "late_seconds": late_seconds(self.dues, self.latencies, origin),
             "statuses": dict(self.statuses),
         }
 
@@ -488,7 +520,9 @@ async def run(config: dict[str, Any]) -> dict[str, Any]:
         probe_task = None
         if rest_cfg and fps == rest_cfg.get("at_fps"):
             probe = RestProbe(rest_cfg["url"], rest_cfg["token"], float(rest_cfg["rate"]))
-            probe_task = asyncio.create_task(probe.run(float(config["step_seconds"]) * 0.8))
+            probe_task = asyncio.create_task(
+                probe.run(float(config["step_seconds"]) * 0.8, origin=time.perf_counter())
+            )
         outcome = await gen.step(
             fps, float(config["step_seconds"]), float(config.get("drain_seconds", 3))
         )

@@ -94,16 +94,16 @@ def size_table(size: dict[str, Any]) -> list[str]:
 
 def steps_table(size: dict[str, Any]) -> list[str]:
     lines = [
-        "| stack | offered fps | delivered fps | p50 ms | p99 ms | max ms | server CPU % | "
-        "µs/frame | Redis CPU % | generator CPU % | lost | errors |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| stack | offered fps | delivered fps | p50 ms | p99 ms | max ms | late s | "
+        "server CPU % | µs/frame | Redis CPU % | generator CPU % | lost | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for stack in STACKS:
         outcome = size["stacks"].get(stack)
         if not outcome:
             continue
         if "failed" in outcome:
-            lines.append(f"| {stack} | failed: {outcome['failed']} |" + " |" * 10)
+            lines.append(f"| {stack} | failed: {outcome['failed']} |" + " |" * 11)
             continue
         for s in outcome["steps"]:
             errors = {**s["errors"], **{f"close {k}": v for k, v in s["closes"].items()}}
@@ -117,6 +117,7 @@ def steps_table(size: dict[str, Any]) -> list[str]:
                         _fmt(s["p50_ms"]),
                         _fmt(s["p99_ms"]),
                         _fmt(s["max_ms"]),
+                        _fmt((s.get("late_seconds") or {}).get("count")),
                         _fmt(s["server_cpu_pct"]),
                         _fmt(s["server_cpu_us_per_frame"]),
                         _fmt(s["redis_cpu_pct"]),

@@ -54,6 +54,7 @@ def assert_every_message_arrived(outcome: dict[str, Any]) -> None:
     for step in outcome["steps"]:
         assert step["messages_sent"] > 0
         assert step["lost_deliveries"] == 0, step
+        assert set(step["late_seconds"]) == {"count", "worst"}
     assert outcome["seq_gaps_total"] == 0
     assert outcome["errors_total"] == {}
 
@@ -127,3 +128,18 @@ def test_smoke_run_measures_vioip_rooms(tmp_path: Path, scratch_database: str) -
     probes = [step["rest"] for step in outcome["steps"] if "rest" in step]
     assert probes, "the REST probe did not run"
     assert all(set(probe["statuses"]) == {"200"} for probe in probes), probes
+    assert all(set(probe["late_seconds"]) == {"count", "worst"} for probe in probes), probes
+
+
+def test_late_seconds_name_the_seconds_of_a_step_that_were_late() -> None:
+    from bench.loadgen import late_seconds
+
+    origin = 100.0
+    dues = [100.1, 100.5, 101.2, 101.3, 102.4, 103.9, 104.0]
+    latencies = [0.010, 0.200, 0.060, 0.040, 0.049, 0.300, 0.051]
+    summary = late_seconds(dues, latencies, origin)
+    # Seconds 0, 1, 3 and 4 had something over 50 ms; second 2 (49 ms) did not.
+    assert summary["count"] == 4
+    # The three worst, in the order they happened, with their slowest latency.
+    assert summary["worst"] == [[0, 200.0], [1, 60.0], [3, 300.0]]
+    assert late_seconds([], [], origin) == {"count": 0, "worst": []}
