@@ -5,6 +5,7 @@ ones the handler gives anywhere else: API JSON, errors, static files that stream
 import asyncio
 import json
 import threading
+from contextvars import ContextVar
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,25 @@ async def test_requests_at_once_over_asgi_share_at_most_the_configured_threads(s
         request_started.disconnect(started)
     assert [status for status, _, _ in results] == [200] * 12
     assert 1 <= len(threads) <= 3
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_nothing_a_request_sets_in_its_context_reaches_the_next_on_the_same_thread(
+    settings,
+):
+    settings.HTTP_CONCURRENCY = 1  # both requests on the one thread
+    probe: ContextVar[str | None] = ContextVar("probe", default=None)
+    seen = []
+
+    def started(**kwargs):
+        seen.append(probe.get())
+        probe.set("left over from an earlier request")
+
+    request_started.connect(started)
+    try:
+        for _ in range(2):
+            status, _, _ = await _request("GET", "/api/auth/me/")
+            assert status == 401
+    finally:
+        request_started.disconnect(started)
+    assert seen == [None, None]

@@ -20,6 +20,7 @@ thread too; an asynchronous stream is closed once sent, on a thread of the same 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
@@ -63,14 +64,19 @@ class HttpHandler(ASGIHandler):
         loop = asyncio.get_running_loop()
         pool = self._pools.get()
         try:
-            response, closed = await loop.run_in_executor(pool, self._serve, scope, body_file)
+            # In a copy of the request's context, as sync_to_async would: nothing a request
+            # sets in a context variable stays on the thread for the next one.
+            context = contextvars.copy_context()
+            response, closed = await loop.run_in_executor(
+                pool, context.run, self._serve, scope, body_file
+            )
             try:
                 await self.send_response(response, send)
             except asyncio.CancelledError:
                 pass  # the client went away while the response was sent
             finally:
                 if not closed:
-                    await loop.run_in_executor(pool, response.close)
+                    await loop.run_in_executor(pool, context.run, response.close)
         finally:
             body_file.close()
 
