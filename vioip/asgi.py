@@ -17,7 +17,7 @@ if "--proxy-headers" in sys.argv:
     )
 
 # Django must be set up before anything imports models.
-from vioip.core.asgi_http import get_http_application
+from vioip.core.asgi_http import get_http_application, load_urlconf
 
 django_asgi_app = get_http_application()
 
@@ -42,6 +42,11 @@ application = ProtocolTypeRouter(
         ),
     )
 )
+
+# An HTTP worker imports its views now, not on the first request (a room worker serves
+# only its health probes and needs none of them).
+if settings.PROCESS_ROLE in ("all", "http"):
+    load_urlconf()
 
 # A room worker told to stop (SIGTERM) closes its sockets with 4012 first, so clients
 # reconnect to another worker at once with their place kept (sessions_app/rooms/drain.py).

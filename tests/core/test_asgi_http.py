@@ -4,6 +4,9 @@ ones the handler gives anywhere else: API JSON, errors, static files that stream
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import threading
 from contextvars import ContextVar
 from pathlib import Path
@@ -161,3 +164,24 @@ async def test_nothing_a_request_sets_in_its_context_reaches_the_next_on_the_sam
     finally:
         request_started.disconnect(started)
     assert seen == [None, None]
+
+
+@pytest.mark.parametrize(("role", "loaded"), [("http", True), ("all", True), ("rooms", False)])
+def test_a_worker_that_serves_http_imports_its_views_when_it_starts(tmp_path, role, loaded):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIOIP_")}
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    env.update(VIOIP_DEBUG="1", VIOIP_LOCAL_DIR=str(tmp_path), VIOIP_PROCESS_ROLE=role)
+    probe = "import sys, vioip.asgi; print('sessions_app.apis' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    # Not on the first request: that request took 380 ms instead of 10 while the URLconf
+    # and every view were imported, and the requests behind it waited.
+    assert result.stdout.strip() == str(loaded)

@@ -30,7 +30,7 @@ from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
-from django.urls import set_script_prefix
+from django.urls import get_resolver, set_script_prefix
 
 from vioip.core.loops import PerLoop
 
@@ -122,3 +122,11 @@ def get_http_application() -> HttpHandler:
 
     django.setup(set_prefix=False)
     return HttpHandler()
+
+
+def load_urlconf() -> None:
+    """Import the URLconf, and with it every view, now rather than on the first request.
+    Django does it on the first request that needs a URL resolved: that request took 380 ms
+    instead of 10 on an idle worker, and the requests behind it queued for a second in the
+    bench's first second of REST load (bench/NOTES.md)."""
+    get_resolver().url_patterns  # noqa: B018 (the property imports the URLconf)
