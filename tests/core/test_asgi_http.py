@@ -52,14 +52,18 @@ async def _request(method, path, *, body=b"", headers=()):
     return start["status"], dict(start["headers"]), b"".join(chunks)
 
 
-async def _login(username):
-    body = f'{{"username": "{username}", "password": "{PASSWORD}"}}'.encode()
-    status, _, content = await _request(
+async def _post_login(body):
+    return await _request(
         "POST",
         "/api/auth/login/",
         body=body,
         headers=[(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))],
     )
+
+
+async def _login(username):
+    body = f'{{"username": "{username}", "password": "{PASSWORD}"}}'.encode()
+    status, _, content = await _post_login(body)
     assert status == 200
     return json.loads(content)["token"]
 
@@ -104,13 +108,7 @@ async def test_errors_over_asgi_are_the_json_error_bodies():
     status, _, content = await _request("GET", "/api/auth/me/")
     assert status == 401
     # A body that is not JSON: a 400 with the parser's error, nothing changed.
-    body = b"{not json"
-    status, _, content = await _request(
-        "POST",
-        "/api/auth/login/",
-        body=body,
-        headers=[(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))],
-    )
+    status, _, content = await _post_login(b"{not json")
     assert status == 400
     assert b"Traceback" not in content
 
