@@ -79,8 +79,9 @@ def late_seconds(dues: list[float], latencies: list[float], origin: float) -> di
     """Where a step's tail comes from: the whole seconds (counted from ``origin``, the
     step's start, on this process's clock) in which something due took over ``LATE_MS``,
     and the three worst of them with their slowest latency. A p99 made by a few seconds of
-    stall reads differently from one spread over the whole step, and the room's and REST's
-    late seconds can be compared, since both are timed from the same origin."""
+    stall reads differently from one spread over the whole step. The REST probe's origin is
+    taken as its task is created, just before the step's own (a ``gc.collect`` and the CPU
+    readings apart), so the room's and REST's late seconds can be compared to the second."""
     worst: dict[int, float] = {}
     for due, latency in zip(dues, latencies, strict=True):
         if latency * 1000 > LATE_MS:

@@ -5,9 +5,9 @@ Django's own ASGI handler runs the middleware chain in async mode. Every middlew
 sync-only middleware hops back to the event loop for the rest of the chain, the view hops
 again, and so do the ``request_started`` receivers and the response's close. A request to
 ``/api/me/sessions/`` made 22 of those hops and started two threads (the request's
-``ThreadSensitiveContext`` makes a thread per request): 10.5 ms of CPU against 4.2 ms for
-the same request through the sync handler (bench/NOTES.md). An HTTP worker beside the
-rooms' worker on one core spent that CPU at the rooms' expense.
+``ThreadSensitiveContext`` makes a thread per request): 7.9 to 10.5 ms of CPU in process
+against 4.2 ms for the same request through the sync handler (bench/NOTES.md). An HTTP
+worker beside the rooms' worker on one core spent that CPU at the rooms' expense.
 
 ``HttpHandler`` runs the chain as WSGI does: in sync mode, from ``request_started`` to the
 response's close, in one call on one of ``HTTP_CONCURRENCY`` long-lived threads. The event
