@@ -38,7 +38,6 @@ from sessions_app.rooms import (
     protocol,
     selectors,
     threads,
-    tickets,
     watchdog,
 )
 from sessions_app.rooms.models import ParticipantState
@@ -168,16 +167,10 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             # This process is stopping: reconnect elsewhere (the ticket is not spent).
             await self.close(code=protocol.CLOSE_LAYER_RESET)
             return
-        bearer = await threads.entry_db(tickets.ticket_redeem)(raw=raw, session_id=self.session_id)
-        if bearer is None:
-            await threads.entry_db(self._audit_bad_ticket)()
-            await self.close(code=protocol.CLOSE_TICKET)
-            return
-        user = bearer.user
         try:
             async with threads.entry_turn(self.session_id):
-                participant = await threads.entry_db(entry.room_enter)(
-                    session_id=self.session_id, user=user, conn=self.conn
+                entered = await threads.entry_db(entry.ticket_enter)(
+                    raw=raw, session_id=self.session_id, conn=self.conn
                 )
         except entry.Refused as refused:
             await self.close(code=refused.code)
@@ -190,6 +183,12 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             )
             await self.close(code=CLOSE_TRY_LATER)
             return
+        if entered is None:
+            await threads.entry_db(self._audit_bad_ticket)()
+            await self.close(code=protocol.CLOSE_TICKET)
+            return
+        bearer, participant = entered.bearer, entered.participant
+        user = bearer.user
         self.user = user
         self.token_id = bearer.token_id
         self.is_staff = participant.is_staff

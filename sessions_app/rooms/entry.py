@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from groups.selectors import active_patient_cohort_ids, staff_cohort_ids
 from sessions_app.models import PATIENT_KINDS, Session, SessionStatus
-from sessions_app.rooms import notify, presence
+from sessions_app.rooms import notify, presence, tickets
 from sessions_app.rooms.models import Participant, ParticipantState, Room
 from sessions_app.rooms.protocol import CLOSE_ENDED, CLOSE_FORBIDDEN, CLOSE_LOCKED
 from sessions_app.rooms.rows import (
@@ -94,12 +94,12 @@ _PLACE_ENTERED = (
 )
 
 
-def _check_entry(*, user: User, session_id: int) -> bool:
-    """Whether ``user`` may enter now; returns whether they enter as staff."""
-    rows = _ENTRANCE.rows(session_id=session_id, user_id=user.pk)
-    if not rows:
+def _entry_rule(*, user: User, entrance: tuple[Any, ...] | None) -> bool:
+    """Whether ``user`` may enter now, given the session's ``_ENTRANCE`` row (None: no
+    such session); returns whether they enter as staff."""
+    if entrance is None:
         raise Refused(CLOSE_FORBIDDEN, "not_a_member")
-    kind, patient_id, status, starts_at, ends_at, staff_ok, patient_ok = rows[0]
+    kind, patient_id, status, starts_at, ends_at, staff_ok, patient_ok = entrance
     if user.role in (Role.FACILITATOR, Role.CLINICIAN) and staff_ok:
         staff = True
     elif (
@@ -127,25 +127,17 @@ def room_enter(*, session_id: int, user: User, conn: str) -> Participant:
     (or the first after the grace window) announces them. Entry and refusal are audited
     (the client address and request id come from the consumer's audit context).
 
-    What can be done before the room's row is locked is done first (the relationship
-    check, a read; the socket's presence, one Redis round trip), so the entries of one
-    room, which take turns on that lock, each hold it for a few statements only.
+    The socket's presence (one Redis round trip) is made before the room's row is
+    locked, so the entries of one room, which take turns on that lock, each hold it for a
+    few statements only; the relationship is checked in the statement that takes the
+    lock (``_enter_locked``), and a refusal undoes the presence.
     """
     arrival: presence.Arrival | None = None
     try:
-        is_staff = _check_entry(user=user, session_id=session_id)
         arrival = _arrive(session_id=session_id, user_id=user.pk, conn=conn, sweep_first=True)
         # The entry and its audit event commit together.
         with transaction.atomic():
-            participant = _enter_locked(session_id=session_id, user=user, is_staff=is_staff)
-            audit.record(
-                action=Action.ROOM_JOIN,
-                actor=user,
-                object_type="session",
-                object_id=session_id,
-                patient=user if user.role == Role.PATIENT else None,
-                detail={"state": participant.state},
-            )
+            participant = _enter_locked(session_id=session_id, user=user, audited=True)
     except Refused as refused:
         _undo(arrival)
         audit.record(
@@ -164,14 +156,32 @@ def room_enter(*, session_id: int, user: User, conn: str) -> Participant:
     return participant
 
 
+@dataclass(frozen=True)
+class Entered:
+    """A socket let in: who it is (and the bearer token it lives on), and their place."""
+
+    bearer: tickets.Bearer
+    participant: Participant
+
+
+def ticket_enter(*, raw: str, session_id: int, conn: str) -> Entered | None:
+    """A socket's ticket redeemed and, when it redeems, the entry (``room_enter``): one
+    call, so one trip to a room thread instead of two. None: the ticket did not redeem
+    (nobody is identified, nothing is audited here). ``Refused``: the entry was refused."""
+    bearer = tickets.ticket_redeem(raw=raw, session_id=session_id)
+    if bearer is None:
+        return None
+    participant = room_enter(session_id=session_id, user=bearer.user, conn=conn)
+    return Entered(bearer=bearer, participant=participant)
+
+
 def enter(*, session_id: int, user: User, conn: str) -> Participant:
     """The entry itself, without ``room_enter``'s sweep first or its audit: the heartbeat
     brings back with it a socket that was swept while it was alive."""
-    is_staff = _check_entry(user=user, session_id=session_id)
     arrival = _arrive(session_id=session_id, user_id=user.pk, conn=conn, sweep_first=False)
     try:
         with transaction.atomic(savepoint=False):
-            return _enter_locked(session_id=session_id, user=user, is_staff=is_staff)
+            return _enter_locked(session_id=session_id, user=user)
     except BaseException:
         _undo(arrival)
         raise
@@ -208,46 +218,88 @@ def _undo(arrival: presence.Arrival | None) -> None:
 
 
 # On PostgreSQL the room's row and the user's place are locked in one statement, in the
-# order every room write takes them (rows.py: the room first). No row: no place yet, or
-# no room row yet; the general path below makes them.
-_ROOM_AND_PLACE_LOCKED = """
+# order every room write takes them (rows.py: the room first), and for an audited entry
+# the audit chain's head after them; the same statement reads the session's
+# ``_ENTRANCE`` row. No row: no place yet, no room row yet or no chain head yet; the
+# general path below makes them.
+_ROOM_AND_PLACE = """
 SELECT r.locked, r.waiting_room,
-       p.id, p.is_staff, p.state, p.muted, p.hand_raised, p.online, p.removed
+       p.id, p.is_staff, p.state, p.muted, p.hand_raised, p.online, p.removed,
+       entrance.*{columns}
 FROM rooms_room r
 JOIN rooms_participant p ON p.session_id = r.session_id AND p.user_id = %s
-WHERE r.session_id = %s
-FOR UPDATE OF r, p
+CROSS JOIN ({entrance}) entrance{join}
+WHERE r.session_id = %s{where}
+FOR UPDATE OF r, p{tables}
 """
-# The place entered and, when admitted (the last parameter), an attendance stretch opened
-# unless one is open: the two statements below as one on PostgreSQL.
-_ENTERED_ONE_STATEMENT = f"WITH entered AS ({_PLACE_ENTERED}) {SEGMENT_OPENED} AND %s"
+# An admitted entry opens an attendance stretch unless one is open (the last parameter).
+_SEGMENT_OPENED_IF = f"{SEGMENT_OPENED} AND %s"
+# The place entered and the stretch opened: the two statements as one on PostgreSQL.
+_ENTERED_ONE_STATEMENT = f"WITH entered AS ({_PLACE_ENTERED}) {_SEGMENT_OPENED_IF}"
 
 
-def _locked_place(*, session_id: int, user_id: int) -> tuple[bool, bool, tuple[Any, ...] | None]:
-    """(room locked, waiting room, the user's place or None), both rows locked until
-    commit, the room's first; the room's row is made on first use."""
+@dataclass(frozen=True)
+class _Locked:
+    locked: bool
+    waiting_room: bool
+    place: tuple[Any, ...] | None
+    entrance: tuple[Any, ...] | None
+    # The audit chain's (seq, hash), locked too: PostgreSQL only, when asked for.
+    head: tuple[int, str] | None = None
+
+
+def _locked_place(*, session_id: int, user_id: int, head: bool) -> _Locked:
+    """The room's flags and the user's place (None if they have none yet), both rows
+    locked until commit, the room's first (its row made on first use), and the session's
+    ``_ENTRANCE`` row for the user. On PostgreSQL one statement when the rows exist, which
+    with ``head`` also locks and reads the audit chain's head."""
     if connection.vendor == "postgresql":
+        entrance, entrance_params = _ENTRANCE.sql(session_id=session_id, user_id=user_id)
+        statement = _ROOM_AND_PLACE.format(
+            entrance=entrance,
+            columns=f", {audit.HEAD_COLUMNS}" if head else "",
+            join=f" {audit.HEAD_JOIN}" if head else "",
+            where=f" AND {audit.HEAD_WHERE}" if head else "",
+            tables=f", {audit.HEAD_ALIAS}" if head else "",
+        )
         with connection.cursor() as cursor:
-            cursor.execute(_ROOM_AND_PLACE_LOCKED, [user_id, session_id])
+            cursor.execute(statement, [user_id, *entrance_params, session_id])
             row = cursor.fetchone()
         if row is not None:
-            return bool(row[0]), bool(row[1]), tuple(row[2:])
+            return _Locked(
+                locked=bool(row[0]),
+                waiting_room=bool(row[1]),
+                place=tuple(row[2:9]),
+                entrance=tuple(row[9:16]),
+                head=(row[16], row[17]) if head else None,
+            )
+    entrance_rows = _ENTRANCE.rows(session_id=session_id, user_id=user_id)
+    if not entrance_rows:
+        # No such session: nothing to lock, and the entry rule refuses.
+        return _Locked(locked=False, waiting_room=False, place=None, entrance=None)
     room = _ROOM_LOCKED.rows(session_id=session_id)
     if not room:
         room_for_update(Session.objects.get(pk=session_id))  # made on first use
         room = _ROOM_LOCKED.rows(session_id=session_id)
     locked, waiting_room = room[0]
     place = _PLACE_LOCKED.rows(session_id=session_id, user_id=user_id)
-    return locked, waiting_room, (tuple(place[0]) if place else None)
+    return _Locked(
+        locked=locked,
+        waiting_room=waiting_room,
+        place=tuple(place[0]) if place else None,
+        entrance=tuple(entrance_rows[0]),
+    )
 
 
-def _enter_locked(*, session_id: int, user: User, is_staff: bool) -> Participant:
-    """The database part of an entry, inside the caller's transaction. Every entry makes
-    it, so its statements are compiled once or written out: on PostgreSQL two round trips
-    under the room's lock, then the audit append's."""
-    locked, waiting_room, place = _locked_place(session_id=session_id, user_id=user.pk)
-    if place is not None:
-        pk, was_staff, state, muted, hand_raised, online, removed = place
+def _enter_locked(*, session_id: int, user: User, audited: bool = False) -> Participant:
+    """The database part of an entry, inside the caller's transaction; with ``audited``,
+    its audit event too. Every entry makes it, so its statements are compiled once or
+    written out: on PostgreSQL two round trips under the room's lock, the first of which
+    also checks the relationship and the second also appends the audit event."""
+    rows = _locked_place(session_id=session_id, user_id=user.pk, head=audited)
+    is_staff = _entry_rule(user=user, entrance=rows.entrance)
+    if rows.place is not None:
+        pk, was_staff, state, muted, hand_raised, online, removed = rows.place
         participant = Participant(
             pk=pk,
             session_id=session_id,
@@ -265,34 +317,41 @@ def _enter_locked(*, session_id: int, user: User, is_staff: bool) -> Participant
         )
     if participant.removed:
         raise Refused(CLOSE_FORBIDDEN, "removed")
-    if locked and not is_staff and participant.state != ParticipantState.ADMITTED:
+    if rows.locked and not is_staff and participant.state != ParticipantState.ADMITTED:
         raise Refused(CLOSE_LOCKED, "room_locked")
 
     before = visible_record(participant)
     participant.is_staff = is_staff
-    if is_staff or not waiting_room:
+    if is_staff or not rows.waiting_room:
         participant.state = ParticipantState.ADMITTED
     # Otherwise the state stays what it was: the waiting room admits no one by itself.
     participant.online = True
     now = timezone.now()
     at = connection.ops.adapt_datetimefield_value(now)
     admitted = participant.state == ParticipantState.ADMITTED
-    if connection.vendor == "postgresql":
+    entered: list[Any] = [participant.is_staff, participant.state, at, participant.pk]
+    opened: list[Any] = [session_id, user.pk, at, session_id, user.pk, admitted]
+    joined: dict[str, Any] = {
+        "action": Action.ROOM_JOIN,
+        "actor": user,
+        "object_type": "session",
+        "object_id": session_id,
+        "patient": user if user.role == Role.PATIENT else None,
+        "detail": {"state": participant.state},
+    }
+    if rows.head is not None:
+        writes = [(_PLACE_ENTERED, entered), (_SEGMENT_OPENED_IF, opened)]
+        audit.record_on_locked_head(head=rows.head, writes=writes, **joined)
+    elif connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(
-                _ENTERED_ONE_STATEMENT,
-                [
-                    *(participant.is_staff, participant.state, at, participant.pk),
-                    *(session_id, user.pk, at, session_id, user.pk, admitted),
-                ],
-            )
+            cursor.execute(_ENTERED_ONE_STATEMENT, [*entered, *opened])
     else:
         with connection.cursor() as cursor:
-            cursor.execute(
-                _PLACE_ENTERED, [participant.is_staff, participant.state, at, participant.pk]
-            )
+            cursor.execute(_PLACE_ENTERED, entered)
         if admitted:
             open_segment(session_id=session_id, user_id=user.pk, at=now)
+    if audited and rows.head is None:
+        audit.record(**joined)
     notify.notify_presence(session_id=session_id, before=before, after=visible_record(participant))
     return participant
 

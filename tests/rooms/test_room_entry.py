@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 import time_machine
 from asgiref.sync import sync_to_async
+from django.core.management import call_command
 from django.utils import timezone
 
-from sessions_app.models import SessionStatus
+from groups.models import DischargeReason, Enrollment, EnrollmentStatus
+from sessions_app.models import Session, SessionStatus
 from sessions_app.rooms import tickets
-from sessions_app.rooms.models import RoomTicket
+from sessions_app.rooms.models import Participant, RoomTicket
 from tests.factories import SessionFactory
 from tests.rooms.conftest import open_socket
 from vioip.accounts.models import AuthToken
@@ -187,6 +189,49 @@ async def test_outsider_and_other_cohorts_patient_are_refused_4403(cast: Any, li
     denied = await sync_to_async(_room_events)("room_denied")
     assert {e.actor_id for e in denied} == {cast.outsider.pk, cast.other_patient.pk}
     assert all(e.detail["close_code"] == 4403 for e in denied)
+
+
+async def test_a_returning_participant_is_checked_again_and_every_entry_is_audited(
+    join: Any, cast: Any, live_session: Any
+):
+    """A person who already has a place in the room is checked and audited like a first
+    entry (on PostgreSQL their check, their locks and the audit append share statements
+    with the entry's writes), and the trail stays one unbroken chain."""
+    live_session.waiting_room = False
+    await sync_to_async(live_session.save)()
+    for _ in range(2):
+        for user in (cast.patient, cast.facilitator):
+            socket, state = await join(user, live_session)
+            assert state["me"]["state"] == "admitted"
+            await socket.close()
+    joins = await sync_to_async(_room_events)("room_join")
+    assert [e.actor_id for e in joins] == [cast.patient.pk, cast.facilitator.pk] * 2
+    assert all(e.detail == {"state": "admitted"} for e in joins)
+
+    def discharge() -> None:
+        Enrollment.objects.filter(patient=cast.patient).update(
+            status=EnrollmentStatus.DISCHARGED,
+            discharged_on=timezone.now().date(),
+            discharge_reason=DischargeReason.COMPLETED,
+        )
+        Session.objects.filter(pk=live_session.pk).update(status=SessionStatus.ENDED)
+
+    await sync_to_async(discharge)()
+    # Tickets issued directly: the API no longer gives them one.
+    for user, code in ((cast.patient, 4403), (cast.facilitator, 4410)):
+        issued = await sync_to_async(_ticket)(user, live_session)
+        socket = await open_socket(live_session.pk, issued.raw)
+        assert await socket.closed() == code
+    denied = await sync_to_async(_room_events)("room_denied")
+    assert [(e.actor_id, e.detail["reason"], e.detail["close_code"]) for e in denied] == [
+        (cast.patient.pk, "not_a_member", 4403),
+        (cast.facilitator.pk, "session_closed", 4410),
+    ]
+    # A refused entry writes nothing but its audit event: nobody is online, no new joins.
+    online = await sync_to_async(lambda: Participant.objects.filter(online=True).count())()
+    assert online == 0
+    assert len(await sync_to_async(_room_events)("room_join")) == 4
+    await sync_to_async(call_command)("verify_audit")
 
 
 async def test_admin_who_sees_the_session_is_not_in_the_room(

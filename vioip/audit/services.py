@@ -127,9 +127,12 @@ if set(_INSERTED) != {field for field in _COLUMNS.values() if not field.primary_
 _INSERT_ROW = "(" + ", ".join(["%s"] * len(_INSERTED)) + ")"
 
 
-def _insert(events: list[AuditEvent], head: list[Any]) -> None:
+def _insert(
+    events: list[AuditEvent], head: list[Any], writes: Sequence[tuple[str, Sequence[Any]]] = ()
+) -> None:
     """Insert ``events`` and move the chain head to ``head`` (seq, hash, mac): on
-    PostgreSQL one statement, one round trip fewer while every writer waits on the head."""
+    PostgreSQL one statement, one round trip fewer while every writer waits on the head,
+    which also carries the caller's ``writes`` (see ``record_on_locked_head``)."""
     params = [
         field.get_db_prep_save(getattr(event, field.attname), connection)
         for event in events
@@ -138,9 +141,14 @@ def _insert(events: list[AuditEvent], head: list[Any]) -> None:
     statement = _INSERT + ", ".join([_INSERT_ROW] * len(events)) + " RETURNING id"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"WITH moved AS ({_HEAD_MOVED}) {statement}", [*head, *params])
+            ctes = [f"written_{n} AS ({sql})" for n, (sql, _) in enumerate(writes)]
+            ctes.append(f"moved AS ({_HEAD_MOVED})")
+            written = [value for _, values in writes for value in values]
+            cursor.execute(f"WITH {', '.join(ctes)} {statement}", [*written, *head, *params])
             ids = cursor.fetchall()
         else:
+            if writes:
+                raise ImproperlyConfigured("Writes go with an audit append on PostgreSQL only.")
             cursor.execute(statement, params)
             ids = cursor.fetchall()
             cursor.execute(_HEAD_MOVED, head)
@@ -150,18 +158,22 @@ def _insert(events: list[AuditEvent], head: list[Any]) -> None:
         event._state.db = connection.alias
 
 
-def _append(events: list[AuditEvent]) -> list[AuditEvent]:
+def _append(
+    events: list[AuditEvent],
+    head: tuple[int, str] | None = None,
+    writes: Sequence[tuple[str, Sequence[Any]]] = (),
+) -> list[AuditEvent]:
     # No savepoint inside a caller's transaction (two round trips of the few an entry
     # makes): if the append fails, the caller's transaction fails with it, as it must.
     with transaction.atomic(savepoint=False):
-        seq, prev_hash = _locked_head()
+        seq, prev_hash = head if head is not None else _locked_head()
         for event in events:
             seq += 1
             event.seq = seq
             event.prev_hash = prev_hash
             event.hash = event_hash(event)
             prev_hash = event.hash
-        _insert(events, [seq, prev_hash, head_mac(seq, prev_hash)])
+        _insert(events, [seq, prev_hash, head_mac(seq, prev_hash)], writes)
     return events
 
 
@@ -177,6 +189,30 @@ def record(**fields: Any) -> AuditEvent:
     a single chain.
     """
     return _append([_build_event(**fields)])[0]
+
+
+# For a writer on PostgreSQL whose own locking statement also locks the chain head,
+# joined last as every writer takes the head after its own rows:
+#   SELECT ..., {HEAD_COLUMNS} FROM ... {HEAD_JOIN} WHERE ... AND {HEAD_WHERE}
+#   FOR UPDATE OF ..., {HEAD_ALIAS}
+# No row when the head does not exist yet: that writer then takes ``record``'s path.
+HEAD_ALIAS = "audit_head"
+HEAD_JOIN = f"CROSS JOIN {AuditChainHead._meta.db_table} {HEAD_ALIAS}"
+HEAD_WHERE = f"{HEAD_ALIAS}.id = 1"
+HEAD_COLUMNS = f"{HEAD_ALIAS}.seq, {HEAD_ALIAS}.hash"
+
+
+def record_on_locked_head(
+    *, head: tuple[int, str], writes: Sequence[tuple[str, Sequence[Any]]] = (), **fields: Any
+) -> AuditEvent:
+    """``record`` for a caller on PostgreSQL whose transaction has already locked the
+    chain head and read it as ``head`` (seq, hash) with ``HEAD_JOIN``: the event goes in
+    one statement with the caller's own ``writes`` (UPDATE or INSERT statements, with
+    their parameters, run as parts of it), so a write and its audit event are one round
+    trip."""
+    if not connection.in_atomic_block:
+        raise ImproperlyConfigured("The chain head is locked only inside a transaction.")
+    return _append([_build_event(**fields)], head=head, writes=writes)[0]
 
 
 def record_many(entries: Iterable[dict[str, Any]]) -> list[AuditEvent]:

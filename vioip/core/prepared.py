@@ -122,8 +122,24 @@ class Prepared:
 
     def rows(self, **values: Any) -> list[tuple[Any, ...]]:
         """The rows of the ``values_list`` queryset with ``values`` bound."""
-        compiled = self._compiled()
+        return self._run(*self.sql(**values))
+
+    def rows_if(
+        self, change: str, change_params: list[Any], **values: Any
+    ) -> list[tuple[Any, ...]]:
+        """PostgreSQL only: ``change`` (an UPDATE, INSERT or DELETE) and then the rows, in
+        one statement and one round trip; no rows unless ``change`` changed one. The rows
+        are read as the statement began, so they do not see the change itself."""
         sql, params = self.sql(**values)
+        # Both parts are the code's own SQL; every value is a parameter.
+        statement = (
+            f"WITH changed AS ({change} RETURNING 1) "  # noqa: S608
+            f"SELECT q.* FROM ({sql}) q WHERE EXISTS (SELECT 1 FROM changed)"
+        )
+        return self._run(statement, [*change_params, *params])
+
+    def _run(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        compiled = self._compiled()
         with connections[compiled.compiler.using].cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
