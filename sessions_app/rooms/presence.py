@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+# Imported with the module, not on the first entry: the import took half a second of the
+# event loop's GIL in the middle of a room worker's first connects (bench/NOTES.md).
+import redis
 from django.conf import settings
 
 GRACE = "grace"
@@ -194,8 +197,6 @@ class RedisPresence:
     KEEP_SECONDS = 24 * 3600
 
     def __init__(self, url: str) -> None:
-        import redis
-
         self._redis: Any = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._rate_script = self._redis.register_script(_RATE_SCRIPT)
         self._arrive_script = self._redis.register_script(_ARRIVE_SCRIPT)
