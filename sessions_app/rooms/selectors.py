@@ -155,16 +155,13 @@ def chat_after(
 
 # room.state's three reads, compiled once (vioip.core.prepared): every entry makes them.
 _PERSON_COLUMNS = ("role", "username", "first_name", "last_name")
-_STATE_ROOM = Prepared(
-    lambda session_id: Room.objects.filter(pk=session_id).values_list(
-        "locked",
-        "chat_enabled",
-        "waiting_room",
-        "last_seq",
-        *(f"session__{name}" for name in ("id", "title", "kind", "status", "starts_at", "ends_at")),
-    ),
-    session_id=Prepared.INT,
+# The room's flags and its session: the same on every row of ``_STATE_PEOPLE``.
+_STATE_ROOM_COLUMNS = (
+    *(f"session__room__{name}" for name in ("locked", "chat_enabled", "waiting_room", "last_seq")),
+    *(f"session__{name}" for name in ("id", "title", "kind", "status", "starts_at", "ends_at")),
 )
+# The people the frame may show (the user, and whoever is present) with the room's columns:
+# one query where the room and its people were two (every entry reads it).
 _STATE_PEOPLE = Prepared(
     lambda session_id, user_id: (
         Participant.objects.filter(session_id=session_id)
@@ -178,6 +175,7 @@ _STATE_PEOPLE = Prepared(
             "online",
             "removed",
             *(f"user__{name}" for name in _PERSON_COLUMNS),
+            *_STATE_ROOM_COLUMNS,
         )
     ),
     session_id=Prepared.INT,
@@ -216,19 +214,20 @@ def _chat_text(stored: str) -> str:
 
 def room_state(*, session_id: int, user: Any) -> dict[str, Any]:
     """The ``room.state`` frame for ``user``: a patient still waiting gets only their own
-    record and the room's flags — no roster, no chat. Three queries, read as rows."""
-    room_rows = _STATE_ROOM.rows(session_id=session_id)
-    if not room_rows:
+    record and the room's flags — no roster, no chat. Two queries, read as rows."""
+    rows = _STATE_PEOPLE.rows(session_id=session_id, user_id=user.pk)
+    width = len(_STATE_ROOM_COLUMNS)
+    if rows and rows[0][-width] is None:
         raise Room.DoesNotExist("no room for this session")
-    locked, chat_enabled, waiting_room, last_seq, *session = room_rows[0]
-    people = _STATE_PEOPLE.rows(session_id=session_id, user_id=user.pk)
     records = {}
-    for user_id, is_staff, state, muted, hand_raised, online, removed, *person in people:
+    for row in rows:
+        user_id, is_staff, state, muted, hand_raised, online, removed, *person = row[:-width]
         record = _participant(_person(user_id, *person), state, muted, hand_raised)
         records[user_id] = (is_staff, state, online and not removed, record)
     if user.pk not in records:
         raise Participant.DoesNotExist("not a participant of this room")
     my_staff, my_state, _, me = records[user.pk]
+    locked, chat_enabled, waiting_room, last_seq, *session = rows[0][-width:]
     session_id_, title, kind, status, starts_at, ends_at = session
     frame: dict[str, Any] = {
         "type": "room.state",
