@@ -6,6 +6,7 @@ leaving open and close attendance and are audited."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -238,6 +239,20 @@ _SEGMENT_OPENED_IF = f"{SEGMENT_OPENED} AND %s"
 _ENTERED_ONE_STATEMENT = f"WITH entered AS ({_PLACE_ENTERED}) {_SEGMENT_OPENED_IF}"
 
 
+@functools.cache
+def _room_and_place_locked(head: bool) -> str:
+    """``_ROOM_AND_PLACE`` written out, with or without the audit chain's head: once per
+    process, as the entrance query's text does not depend on the values bound to it."""
+    entrance, _ = _ENTRANCE.sql(session_id=0, user_id=0)
+    return _ROOM_AND_PLACE.format(
+        entrance=entrance,
+        columns=f", {audit.HEAD_COLUMNS}" if head else "",
+        join=f" {audit.HEAD_JOIN}" if head else "",
+        where=f" AND {audit.HEAD_WHERE}" if head else "",
+        tables=f", {audit.HEAD_ALIAS}" if head else "",
+    )
+
+
 @dataclass(frozen=True)
 class _Locked:
     locked: bool
@@ -254,16 +269,9 @@ def _locked_place(*, session_id: int, user_id: int, head: bool) -> _Locked:
     ``_ENTRANCE`` row for the user. On PostgreSQL one statement when the rows exist, which
     with ``head`` also locks and reads the audit chain's head."""
     if connection.vendor == "postgresql":
-        entrance, entrance_params = _ENTRANCE.sql(session_id=session_id, user_id=user_id)
-        statement = _ROOM_AND_PLACE.format(
-            entrance=entrance,
-            columns=f", {audit.HEAD_COLUMNS}" if head else "",
-            join=f" {audit.HEAD_JOIN}" if head else "",
-            where=f" AND {audit.HEAD_WHERE}" if head else "",
-            tables=f", {audit.HEAD_ALIAS}" if head else "",
-        )
+        _, entrance_params = _ENTRANCE.sql(session_id=session_id, user_id=user_id)
         with connection.cursor() as cursor:
-            cursor.execute(statement, [user_id, *entrance_params, session_id])
+            cursor.execute(_room_and_place_locked(head), [user_id, *entrance_params, session_id])
             row = cursor.fetchone()
         if row is not None:
             return _Locked(
