@@ -11,13 +11,13 @@ from asgiref.sync import sync_to_async
 from django.core.management import call_command
 from django.utils import timezone
 
-from groups.models import DischargeReason, Enrollment, EnrollmentStatus
+from groups.models import CareTeamMember, DischargeReason, Enrollment, EnrollmentStatus
 from sessions_app.models import Session, SessionStatus
 from sessions_app.rooms import tickets
 from sessions_app.rooms.models import Participant, RoomTicket
 from tests.factories import SessionFactory
 from tests.rooms.conftest import open_socket
-from vioip.accounts.models import AuthToken
+from vioip.accounts.models import AuthToken, Role, User
 from vioip.accounts.tokens import token_issue
 from vioip.audit.models import AuditEvent
 
@@ -232,6 +232,35 @@ async def test_a_returning_participant_is_checked_again_and_every_entry_is_audit
     assert online == 0
     assert len(await sync_to_async(_room_events)("room_join")) == 4
     await sync_to_async(call_command)("verify_audit")
+
+
+@pytest.mark.parametrize("change", ["removed_from_care_team", "demoted"])
+async def test_staff_with_a_place_who_lost_the_relationship_are_refused_4403(
+    change: str, join: Any, cast: Any, live_session: Any
+):
+    """The relationship is checked again on every entry, also for someone who already has
+    a place in the room (on PostgreSQL, in the statement that takes the room's lock)."""
+    socket, state = await join(cast.facilitator, live_session)
+    assert state["me"]["state"] == "admitted"
+    await socket.close()
+
+    def end_relationship() -> None:
+        if change == "removed_from_care_team":
+            CareTeamMember.objects.filter(user=cast.facilitator).delete()
+        else:
+            # Their care-team membership is as a facilitator; their role no longer is.
+            User.objects.filter(pk=cast.facilitator.pk).update(role=Role.CLINICIAN)
+
+    await sync_to_async(end_relationship)()
+    issued = await sync_to_async(_ticket)(cast.facilitator, live_session)
+    socket = await open_socket(live_session.pk, issued.raw)
+    assert await socket.closed() == 4403
+    denied = await sync_to_async(_room_events)("room_denied")
+    assert [(e.actor_id, e.detail["reason"]) for e in denied] == [
+        (cast.facilitator.pk, "not_a_member")
+    ]
+    online = await sync_to_async(lambda: Participant.objects.filter(online=True).count())()
+    assert online == 0
 
 
 async def test_admin_who_sees_the_session_is_not_in_the_room(
