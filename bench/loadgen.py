@@ -252,14 +252,23 @@ class Generator:
                 return await self._open(client, timeout)
 
         errors_before = sum(self.counters.errors.values())
+        cpu_before, steal_before = self.server.cpu(), _steal()
         started = time.perf_counter()
         results = await asyncio.gather(*(one(c) for c in self.clients))
         elapsed = time.perf_counter() - started
+        # The server's CPU per socket let in: steadier than connects/s on a shared machine,
+        # where the wall clock also counts time the server was not given.
+        cpu = self.server.cpu() - cpu_before
         return {
             "sockets": sum(results),
             "failed": len(results) - sum(results),
             "seconds": round(elapsed, 3),
             "per_second": round(sum(results) / elapsed, 1) if elapsed else None,
+            "server_cpu_ms_per_socket": round(1000 * cpu / sum(results), 2)
+            if any(results)
+            else None,
+            "server_cpu_pct": round(100 * cpu / elapsed, 1) if elapsed else None,
+            "steal_pct": _steal_pct(steal_before, _steal()),
             "errors": sum(self.counters.errors.values()) - errors_before,
         }
 

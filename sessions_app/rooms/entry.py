@@ -89,6 +89,19 @@ _PLACE_LOCKED = Prepared(
     session_id=Prepared.INT,
     user_id=Prepared.INT,
 )
+# The fields of a place as ``_PLACE_LOCKED`` and ``_ROOM_AND_PLACE`` read them, with the
+# session and user between the id and the rest (the model's order).
+_PLACE_FIELDS = (
+    "id",
+    "session_id",
+    "user_id",
+    "is_staff",
+    "state",
+    "muted",
+    "hand_raised",
+    "online",
+    "removed",
+)
 _PLACE_ENTERED = (
     "UPDATE rooms_participant SET is_staff = %s, state = %s, online = true, updated_at = %s "
     "WHERE id = %s"
@@ -307,18 +320,11 @@ def _enter_locked(*, session_id: int, user: User, audited: bool = False) -> Part
     rows = _locked_place(session_id=session_id, user_id=user.pk, head=audited)
     is_staff = _entry_rule(user=user, entrance=rows.entrance)
     if rows.place is not None:
-        pk, was_staff, state, muted, hand_raised, online, removed = rows.place
-        participant = Participant(
-            pk=pk,
-            session_id=session_id,
-            user=user,
-            is_staff=was_staff,
-            state=state,
-            muted=muted,
-            hand_raised=hand_raised,
-            online=online,
-            removed=removed,
+        # As the ORM makes a model from a row: positional, which every entry makes.
+        participant = Participant.from_db(
+            connection.alias, _PLACE_FIELDS, (rows.place[0], session_id, user.pk, *rows.place[1:])
         )
+        participant.user = user
     else:
         participant = Participant.objects.create(
             session_id=session_id, user=user, is_staff=is_staff, state=ParticipantState.WAITING

@@ -5,3 +5,8 @@ class CoreConfig(AppConfig):
     name = "vioip.core"
     label = "core"
     verbose_name = "vioip core"
+
+    def ready(self) -> None:
+        from vioip.core import pg_types
+
+        pg_types.connect()
