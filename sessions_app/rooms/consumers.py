@@ -108,6 +108,11 @@ def _sweep_later(session_id: int, delay: float) -> None:
     pending[key].add_done_callback(lambda _: pending.pop(key, None))
 
 
+async def _enter(session_id: int, knocks: list[entry.Knock]) -> list[entry.KnockResult]:
+    """The sockets waiting at a room's door, let in on an entry thread (``threads.knock``)."""
+    return await threads.entry_db(entry.tickets_enter)(session_id=session_id, knocks=knocks)
+
+
 class RoomConsumer(AsyncJsonWebsocketConsumer):
     # A socket hears the layer through its process's ``fanout``, not through a channel of
     # its own: an alias with no layer behind it, so Channels opens none.
@@ -167,11 +172,11 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             # This process is stopping: reconnect elsewhere (the ticket is not spent).
             await self.close(code=protocol.CLOSE_LAYER_RESET)
             return
+        knock = entry.Knock(
+            raw=raw, conn=self.conn, client_address=self.client_address, request_id=self.request_id
+        )
         try:
-            async with threads.entry_turn(self.session_id):
-                entered = await threads.entry_db(entry.ticket_enter)(
-                    raw=raw, session_id=self.session_id, conn=self.conn
-                )
+            entered = await threads.knock(self.session_id, knock, _enter)
         except entry.Refused as refused:
             await self.close(code=refused.code)
             return

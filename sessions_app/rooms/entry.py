@@ -5,9 +5,11 @@ leaving open and close attendance and are audited."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,10 +31,11 @@ from sessions_app.rooms.rows import (
     room_for_update,
     visible_record,
 )
-from sessions_app.rooms.selectors import UserRef
+from sessions_app.rooms.selectors import UserRef, with_relationship
 from vioip.accounts.models import Role, User
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
+from vioip.core.middleware import current_client_address, current_request_id
 from vioip.core.prepared import Prepared
 
 logger = logging.getLogger("vioip.rooms")
@@ -154,15 +157,7 @@ def room_enter(*, session_id: int, user: User, conn: str) -> Participant:
             participant = _enter_locked(session_id=session_id, user=user, audited=True)
     except Refused as refused:
         _undo(arrival)
-        audit.record(
-            action=Action.ROOM_DENIED,
-            actor=user,
-            outcome=Outcome.DENIED,
-            object_type="session",
-            object_id=session_id,
-            patient=user if user.role == Role.PATIENT else None,
-            detail={"reason": refused.reason, "close_code": refused.code},
-        )
+        audit.record(**_denied(session_id=session_id, user=user, refused=refused))
         raise
     except BaseException:
         _undo(arrival)
@@ -187,6 +182,198 @@ def ticket_enter(*, raw: str, session_id: int, conn: str) -> Entered | None:
         return None
     participant = room_enter(session_id=session_id, user=bearer.user, conn=conn)
     return Entered(bearer=bearer, participant=participant)
+
+
+@dataclass(frozen=True)
+class Knock:
+    """A socket at a room's door: its ticket, its name in presence (``conn``) and the
+    audit context of its connection."""
+
+    raw: str
+    conn: str
+    client_address: str
+    request_id: str
+
+
+@contextlib.contextmanager
+def _context_of(knock: Knock) -> Iterator[None]:
+    address = current_client_address.set(knock.client_address)
+    request_id = current_request_id.set(knock.request_id)
+    try:
+        yield
+    finally:
+        current_request_id.reset(request_id)
+        current_client_address.reset(address)
+
+
+# What a knock comes to: let in, not identified (None), or refused or failed (the
+# exception, ``Refused`` with its close code).
+KnockResult = Entered | None | Exception
+
+
+def _knock_alone(session_id: int, knock: Knock) -> KnockResult:
+    with _context_of(knock):
+        try:
+            return ticket_enter(raw=knock.raw, session_id=session_id, conn=knock.conn)
+        except Exception as exc:
+            return exc
+
+
+def tickets_enter(*, session_id: int, knocks: Sequence[Knock]) -> list[KnockResult]:
+    """``ticket_enter`` for the sockets waiting at one room's door in this process, in
+    their order, each with its own outcome.
+
+    On PostgreSQL the people who already have a place in the room enter together: their
+    presence first, then one transaction that locks the room, their places and the audit
+    chain's head once, decides each entry by the same rule as alone (``_admit``), and
+    writes every place, attendance stretch and audit event (entries and refusals) in one
+    statement. A room's entries take turns on its lock, so in a reconnect storm each
+    entry held it for its own statements; together they hold it once. Someone without a
+    place yet, or with a second socket in the same knock, enters alone afterwards. A
+    failure of the shared part fails all its entries (their presence is undone); the
+    tickets stay spent, as they do alone."""
+    if len(knocks) == 1 or connection.vendor != "postgresql":
+        return [_knock_alone(session_id, knock) for knock in knocks]
+    outcomes: list[KnockResult] = [None] * len(knocks)
+    together: dict[int, tuple[int, tickets.Bearer]] = {}
+    alone: list[tuple[int, tickets.Bearer]] = []
+    for index, knock in enumerate(knocks):
+        bearer = tickets.ticket_redeem(raw=knock.raw, session_id=session_id)
+        if bearer is None:
+            continue
+        if bearer.user.pk in together:
+            alone.append((index, bearer))
+        else:
+            together[bearer.user.pk] = (index, bearer)
+    if len(together) > 1:
+        alone += _enter_together(session_id, knocks, together, outcomes)
+    else:
+        alone += together.values()
+    for index, bearer in sorted(alone, key=lambda pair: pair[0]):
+        knock = knocks[index]
+        with _context_of(knock):
+            try:
+                participant = room_enter(session_id=session_id, user=bearer.user, conn=knock.conn)
+            except Exception as exc:
+                outcomes[index] = exc
+            else:
+                outcomes[index] = Entered(bearer=bearer, participant=participant)
+    return outcomes
+
+
+# A place as ``_PLACE_LOCKED`` reads it, after its user, then the session's ``_ENTRANCE``
+# row for that user.
+_TOGETHER_FIELDS = (
+    "user_id",
+    "id",
+    "is_staff",
+    "state",
+    "muted",
+    "hand_raised",
+    "online",
+    "removed",
+    "session__kind",
+    "session__patient_id",
+    "session__status",
+    "session__starts_at",
+    "session__ends_at",
+    "staff_ok",
+    "patient_ok",
+)
+
+
+def _places_locked(session_id: int, user_ids: list[int]) -> dict[int, tuple[Any, ...]]:
+    """The places of ``user_ids`` in the room, locked, each with the session's
+    ``_ENTRANCE`` row for its user: (place as ``_PLACE_LOCKED`` reads it, entrance). The
+    relationship is the one definition every room read uses (``with_relationship``)."""
+    rows = (
+        with_relationship(Participant.objects.filter(session_id=session_id, user_id__in=user_ids))
+        .select_for_update(of=("self",))
+        .order_by("id")
+        .values_list(*_TOGETHER_FIELDS)
+    )
+    return {row[0]: (tuple(row[1:8]), tuple(row[8:15])) for row in rows}
+
+
+def _enter_together(
+    session_id: int,
+    knocks: Sequence[Knock],
+    together: dict[int, tuple[int, tickets.Bearer]],
+    outcomes: list[KnockResult],
+) -> list[tuple[int, tickets.Bearer]]:
+    """``tickets_enter``'s shared part: sets the outcomes of those it enters or refuses;
+    returns those who have no place yet (they enter alone)."""
+    arrivals: dict[int, presence.Arrival] = {}
+    later: list[tuple[int, tickets.Bearer]] = []
+    refused: list[int] = []
+    try:
+        for user_id, (index, _) in together.items():
+            arrivals[user_id] = _arrive(
+                session_id=session_id, user_id=user_id, conn=knocks[index].conn, sweep_first=True
+            )
+        with transaction.atomic():
+            room = _ROOM_LOCKED.rows(session_id=session_id)
+            places = _places_locked(session_id, list(together)) if room else {}
+            locked, waiting_room = room[0] if room else (False, False)
+            events: list[dict[str, Any]] = []
+            writes: list[tuple[str, list[Any]]] = []
+            entered: list[tuple[int, tickets.Bearer, _Admission]] = []
+            for user_id, (index, bearer) in together.items():
+                if user_id not in places:
+                    later.append((index, bearer))
+                    continue
+                place, entrance = places[user_id]
+                context = {
+                    "client_address": knocks[index].client_address,
+                    "request_id": knocks[index].request_id,
+                }
+                try:
+                    admission = _admit(
+                        session_id=session_id,
+                        user=bearer.user,
+                        locked=locked,
+                        waiting_room=waiting_room,
+                        place=place,
+                        entrance=entrance,
+                    )
+                except Refused as refusal:
+                    outcomes[index] = refusal
+                    refused.append(user_id)
+                    events.append(
+                        _denied(session_id=session_id, user=bearer.user, refused=refusal) | context
+                    )
+                    continue
+                writes += [
+                    (_PLACE_ENTERED, admission.entered),
+                    (_SEGMENT_OPENED_IF, admission.opened),
+                ]
+                events.append(
+                    _joined(
+                        session_id=session_id, user=bearer.user, participant=admission.participant
+                    )
+                    | context
+                )
+                entered.append((index, bearer, admission))
+            audit.record_many(events, writes=writes)
+            for index, bearer, admission in entered:
+                notify.notify_presence(
+                    session_id=session_id,
+                    before=admission.before,
+                    after=visible_record(admission.participant),
+                )
+                outcomes[index] = Entered(bearer=bearer, participant=admission.participant)
+    except BaseException as exc:
+        for arrival in arrivals.values():
+            _undo(arrival)
+        if not isinstance(exc, Exception):
+            raise
+        for index, _ in together.values():
+            outcomes[index] = exc
+        return []
+    # Those refused leave presence as they found it; those entering alone arrive again.
+    for user_id in [*refused, *(bearer.user.pk for _, bearer in later)]:
+        _undo(arrivals[user_id])
+    return later
 
 
 def enter(*, session_id: int, user: User, conn: str) -> Participant:
@@ -312,17 +499,35 @@ def _locked_place(*, session_id: int, user_id: int, head: bool) -> _Locked:
     )
 
 
-def _enter_locked(*, session_id: int, user: User, audited: bool = False) -> Participant:
-    """The database part of an entry, inside the caller's transaction; with ``audited``,
-    its audit event too. Every entry makes it, so its statements are compiled once or
-    written out: on PostgreSQL two round trips under the room's lock, the first of which
-    also checks the relationship and the second also appends the audit event."""
-    rows = _locked_place(session_id=session_id, user_id=user.pk, head=audited)
-    is_staff = _entry_rule(user=user, entrance=rows.entrance)
-    if rows.place is not None:
+@dataclass(frozen=True)
+class _Admission:
+    """An entry decided under the room's lock: the place as it will be, how the room saw
+    it before, and the parameters of its two writes (``_PLACE_ENTERED`` and
+    ``_SEGMENT_OPENED_IF``)."""
+
+    participant: Participant
+    before: dict[str, Any] | None
+    entered: list[Any]
+    opened: list[Any]
+    now: dt.datetime
+
+
+def _admit(
+    *,
+    session_id: int,
+    user: User,
+    locked: bool,
+    waiting_room: bool,
+    place: tuple[Any, ...] | None,
+    entrance: tuple[Any, ...] | None,
+) -> _Admission:
+    """The entry rule applied to a user's locked place (None: none yet, made here) and
+    the room's flags; raises ``Refused``. Writes nothing but a new place."""
+    is_staff = _entry_rule(user=user, entrance=entrance)
+    if place is not None:
         # As the ORM makes a model from a row: positional, which every entry makes.
         participant = Participant.from_db(
-            connection.alias, _PLACE_FIELDS, (rows.place[0], session_id, user.pk, *rows.place[1:])
+            connection.alias, _PLACE_FIELDS, (place[0], session_id, user.pk, *place[1:])
         )
         participant.user = user
     else:
@@ -331,21 +536,30 @@ def _enter_locked(*, session_id: int, user: User, audited: bool = False) -> Part
         )
     if participant.removed:
         raise Refused(CLOSE_FORBIDDEN, "removed")
-    if rows.locked and not is_staff and participant.state != ParticipantState.ADMITTED:
+    if locked and not is_staff and participant.state != ParticipantState.ADMITTED:
         raise Refused(CLOSE_LOCKED, "room_locked")
 
     before = visible_record(participant)
     participant.is_staff = is_staff
-    if is_staff or not rows.waiting_room:
+    if is_staff or not waiting_room:
         participant.state = ParticipantState.ADMITTED
     # Otherwise the state stays what it was: the waiting room admits no one by itself.
     participant.online = True
     now = timezone.now()
     at = connection.ops.adapt_datetimefield_value(now)
     admitted = participant.state == ParticipantState.ADMITTED
-    entered: list[Any] = [participant.is_staff, participant.state, at, participant.pk]
-    opened: list[Any] = [session_id, user.pk, at, session_id, user.pk, admitted]
-    joined: dict[str, Any] = {
+    return _Admission(
+        participant=participant,
+        before=before,
+        entered=[participant.is_staff, participant.state, at, participant.pk],
+        opened=[session_id, user.pk, at, session_id, user.pk, admitted],
+        now=now,
+    )
+
+
+def _joined(*, session_id: int, user: User, participant: Participant) -> dict[str, Any]:
+    """The audit event of an entry (the consumer's audit context, or the one passed)."""
+    return {
         "action": Action.ROOM_JOIN,
         "actor": user,
         "object_type": "session",
@@ -353,20 +567,53 @@ def _enter_locked(*, session_id: int, user: User, audited: bool = False) -> Part
         "patient": user if user.role == Role.PATIENT else None,
         "detail": {"state": participant.state},
     }
+
+
+def _denied(*, session_id: int, user: User, refused: Refused) -> dict[str, Any]:
+    """The audit event of a refused entry."""
+    return {
+        "action": Action.ROOM_DENIED,
+        "actor": user,
+        "outcome": Outcome.DENIED,
+        "object_type": "session",
+        "object_id": session_id,
+        "patient": user if user.role == Role.PATIENT else None,
+        "detail": {"reason": refused.reason, "close_code": refused.code},
+    }
+
+
+def _enter_locked(*, session_id: int, user: User, audited: bool = False) -> Participant:
+    """The database part of an entry, inside the caller's transaction; with ``audited``,
+    its audit event too. Every entry makes it, so its statements are compiled once or
+    written out: on PostgreSQL two round trips under the room's lock, the first of which
+    also checks the relationship and the second also appends the audit event."""
+    rows = _locked_place(session_id=session_id, user_id=user.pk, head=audited)
+    admission = _admit(
+        session_id=session_id,
+        user=user,
+        locked=rows.locked,
+        waiting_room=rows.waiting_room,
+        place=rows.place,
+        entrance=rows.entrance,
+    )
+    participant = admission.participant
+    joined = _joined(session_id=session_id, user=user, participant=participant)
     if rows.head is not None:
-        writes = [(_PLACE_ENTERED, entered), (_SEGMENT_OPENED_IF, opened)]
+        writes = [(_PLACE_ENTERED, admission.entered), (_SEGMENT_OPENED_IF, admission.opened)]
         audit.record_on_locked_head(head=rows.head, writes=writes, **joined)
     elif connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_ENTERED_ONE_STATEMENT, [*entered, *opened])
+            cursor.execute(_ENTERED_ONE_STATEMENT, [*admission.entered, *admission.opened])
     else:
         with connection.cursor() as cursor:
-            cursor.execute(_PLACE_ENTERED, entered)
-        if admitted:
-            open_segment(session_id=session_id, user_id=user.pk, at=now)
+            cursor.execute(_PLACE_ENTERED, admission.entered)
+        if admission.opened[-1]:
+            open_segment(session_id=session_id, user_id=user.pk, at=admission.now)
     if audited and rows.head is None:
         audit.record(**joined)
-    notify.notify_presence(session_id=session_id, before=before, after=visible_record(participant))
+    notify.notify_presence(
+        session_id=session_id, before=admission.before, after=visible_record(participant)
+    )
     return participant
 
 

@@ -281,7 +281,7 @@ class UserRef:
         self.pk = pk
 
 
-def _with_relationship(participants: QuerySet[Participant]) -> QuerySet[Participant]:
+def with_relationship(participants: QuerySet[Participant]) -> QuerySet[Participant]:
     """Participants annotated with whether their relationship to the session holds now:
     ``staff_ok`` (a care-team membership of the session's cohort matching the user's
     current role, user active) and ``patient_ok`` (an active enrollment in the cohort,
@@ -334,7 +334,7 @@ def socket_access(*, session_id: int, user_id: int, token_id: int | None) -> int
     user deactivated), ``CLOSE_FORBIDDEN`` when the relationship ended (care-team
     removal, role change, discharge, removal from the room). One query."""
     row = (
-        _with_relationship(Participant.objects.filter(session_id=session_id, user_id=user_id))
+        with_relationship(Participant.objects.filter(session_id=session_id, user_id=user_id))
         .annotate(
             token_live=Exists(
                 _live_tokens(timezone.now()).filter(pk=token_id or 0, user_id=OuterRef("user_id"))
@@ -356,7 +356,7 @@ def _access_granted(
     PostgreSQL, through ``access_granted_sql``). The revocation tests hold the two forms
     to the same answers on PostgreSQL."""
     return (
-        _with_relationship(Participant.objects.filter(session_id=session_id, user_id=user_id))
+        with_relationship(Participant.objects.filter(session_id=session_id, user_id=user_id))
         .annotate(
             token_live=Exists(
                 _live_tokens(now).filter(pk=token_id or 0, user_id=OuterRef("user_id"))
@@ -432,7 +432,7 @@ def sockets_access(*, sockets: Iterable[SocketKey]) -> dict[SocketKey, int | Non
     )
     rows = {
         (row[0], row[1]): row
-        for row in _with_relationship(
+        for row in with_relationship(
             Participant.objects.filter(
                 session_id__in={k.session_id for k in keys},
                 user_id__in={k.user_id for k in keys},

@@ -1,13 +1,13 @@
 """The threads a consumer's room calls run on: the room database threads (``room_db``)
-and the presence thread (``presence_call``); and the turns a room's entries take for them
-(``entry_turn``)."""
+and the presence thread (``presence_call``); and the door a room's entries wait at for them
+(``knock``)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import contextvars
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -137,32 +137,81 @@ def _on(fn: Callable[..., T], pool: str, threads: int) -> Callable[..., Awaitabl
     return run
 
 
-class _Turns:
-    """One queue per room of the entries waiting for a room thread, in one event loop."""
+# The most entries of one room that go to a room thread together: they hold the room's
+# lock for one statement set, and one statement carries their writes.
+DOOR_BATCH = 50
+
+
+class _Doors:
+    """The sockets waiting to enter each room, in one event loop."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.locks: dict[int, tuple[asyncio.Lock, list[int]]] = {}
+        self.loop = loop
+        self.waiting: dict[int, list[tuple[Any, asyncio.Future[Any]]]] = {}
+        # The tasks letting each room's waiting sockets in (a reference keeps each alive).
+        self.openers: set[asyncio.Task[None]] = set()
 
-    @contextlib.asynccontextmanager
-    async def turn(self, session_id: int) -> AsyncIterator[None]:
-        lock, waiting = self.locks.setdefault(session_id, (asyncio.Lock(), [0]))
-        waiting[0] += 1
+    async def knock(
+        self,
+        session_id: int,
+        knock: Any,
+        enter: Callable[[int, list[Any]], Awaitable[list[Any]]],
+    ) -> Any:
+        future: asyncio.Future[Any] = self.loop.create_future()
+        queue = self.waiting.get(session_id)
+        if queue is None:
+            queue = self.waiting[session_id] = []
+            # A context of its own: not the audit context of the socket that came first.
+            task = self.loop.create_task(
+                self._open(session_id, queue, enter), context=contextvars.Context()
+            )
+            self.openers.add(task)
+            task.add_done_callback(self.openers.discard)
+        queue.append((knock, future))
+        return await future
+
+    async def _open(
+        self,
+        session_id: int,
+        queue: list[tuple[Any, asyncio.Future[Any]]],
+        enter: Callable[[int, list[Any]], Awaitable[list[Any]]],
+    ) -> None:
+        batch: list[tuple[Any, asyncio.Future[Any]]] = []
         try:
-            async with lock:
-                yield
+            while queue:
+                batch = queue[:DOOR_BATCH]
+                del queue[:DOOR_BATCH]
+                try:
+                    results = await enter(session_id, [knock for knock, _ in batch])
+                except Exception as exc:
+                    results = [exc] * len(batch)
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():
+                        continue  # its socket went away meanwhile
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
         finally:
-            waiting[0] -= 1
-            if not waiting[0]:
-                del self.locks[session_id]
+            if self.waiting.get(session_id) is queue:
+                del self.waiting[session_id]
+            for _, future in [*batch, *queue]:
+                if not future.done():
+                    future.cancel()  # this loop is stopping
 
 
-_turns: PerLoop[_Turns] = PerLoop(_Turns)
+_doors: PerLoop[_Doors] = PerLoop(_Doors)
 
 
-def entry_turn(session_id: int) -> contextlib.AbstractAsyncContextManager[None]:
-    """Wait here for the room's earlier entries in this process to finish. An entry holds
-    its room's row lock for its few statements; two room threads entering the same room
-    took turns on that lock, one of them idle, while entries to other rooms waited behind
+async def knock(
+    session_id: int, knock: Any, enter: Callable[[int, list[Any]], Awaitable[list[Any]]]
+) -> Any:
+    """Wait at the room's door with ``knock`` and return what became of it (or raise it,
+    when that is an exception). The sockets waiting at a room's door in this process go
+    in together: ``enter(session_id, knocks)`` runs for those waiting when the room's
+    previous entries are done, and gives each knock's result in order. An entry holds its
+    room's row lock for its statements; two room threads entering the same room took
+    turns on that lock, one of them idle, while entries to other rooms waited behind
     both. Queued here, a room's entries wait without a thread, and the threads serve
     different rooms."""
-    return _turns.get().turn(session_id)
+    return await _doors.get().knock(session_id, knock, enter)

@@ -77,6 +77,11 @@ def _locked_head() -> tuple[int, str]:
     return _HEAD_LOCKED.rows()[0]
 
 
+# ``Choices.values`` builds its list on every read.
+_ACTIONS = frozenset(Action.values)
+_OUTCOMES = frozenset(Outcome.values)
+
+
 def _build_event(
     *,
     action: str,
@@ -89,9 +94,9 @@ def _build_event(
     request_id: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    if action not in Action.values:
+    if action not in _ACTIONS:
         raise ValueError(f"Unknown audit action {action!r}.")
-    if outcome not in Outcome.values:
+    if outcome not in _OUTCOMES:
         raise ValueError(f"Unknown audit outcome {outcome!r}.")
     actor_obj = actor if getattr(actor, "pk", None) is not None else None
     return AuditEvent(
@@ -215,13 +220,17 @@ def record_on_locked_head(
     return _append([_build_event(**fields)], head=head, writes=writes)[0]
 
 
-def record_many(entries: Iterable[dict[str, Any]]) -> list[AuditEvent]:
+def record_many(
+    entries: Iterable[dict[str, Any]], *, writes: Sequence[tuple[str, Sequence[Any]]] = ()
+) -> list[AuditEvent]:
     """Append several events under one lock and one insert (e.g. every row of a list
-    response): the cost stays constant however many rows a page holds."""
+    response): the cost stays constant however many rows a page holds. On PostgreSQL the
+    caller's ``writes`` (as for ``record_on_locked_head``) go in the same statement, so a
+    batch of writes and their events are one round trip after the head's lock."""
     events = [_build_event(**fields) for fields in entries]
     if not events:
         return []
-    return _append(events)
+    return _append(events, writes=writes)
 
 
 @dataclass(frozen=True)
