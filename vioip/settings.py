@@ -130,6 +130,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
     }
     DATABASES["default"]["TEST"] = {"NAME": str(LOCAL_DIR / "test.sqlite3")}
+# The planner's cost of reading a page out of order, set on every PostgreSQL connection.
+# The server's default (4) is for spinning disks; vioip's rows are few and cached, and with
+# 4 the planner scanned a whole table where an index gives a few rows: room.state's latest
+# messages were joined to their senders by hashing every user (1.4 ms a query; 0.07 ms
+# with 1.1, bench/NOTES.md, tenth round). 1.1 is the usual value for SSDs and cached data.
+# Set per connection, so a managed server's default does not apply; 0 leaves the server's.
+DB_RANDOM_PAGE_COST = env_float("VIOIP_DB_RANDOM_PAGE_COST", 1.1, minimum=0.0, maximum=100.0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_RANDOM_PAGE_COST:
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _db_options["options"] = " ".join(
+        part
+        for part in (_db_options.get("options", ""), f"-c random_page_cost={DB_RANDOM_PAGE_COST:g}")
+        if part
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache, presence ------------------------------------------------
