@@ -229,16 +229,21 @@ def tickets_enter(*, session_id: int, knocks: Sequence[Knock]) -> list[KnockResu
     writes every place, attendance stretch and audit event (entries and refusals) in one
     statement. A room's entries take turns on its lock, so in a reconnect storm each
     entry held it for its own statements; together they hold it once. Someone without a
-    place yet, or with a second socket in the same knock, enters alone afterwards. A
-    failure of the shared part fails all its entries (their presence is undone); the
-    tickets stay spent, as they do alone."""
+    place yet, or with a second socket in the same knock, enters alone afterwards. The
+    tickets are spent first, all in one commit. A failure of the shared part fails all
+    its entries (their presence is undone) and leaves the tickets spent, as alone."""
     if len(knocks) == 1 or connection.vendor != "postgresql":
         return [_knock_alone(session_id, knock) for knock in knocks]
     outcomes: list[KnockResult] = [None] * len(knocks)
     together: dict[int, tuple[int, tickets.Bearer]] = {}
     alone: list[tuple[int, tickets.Bearer]] = []
-    for index, knock in enumerate(knocks):
-        bearer = tickets.ticket_redeem(raw=knock.raw, session_id=session_id)
+    bearers: list[tickets.Bearer | None] = [None] * len(knocks)
+    # The door's tickets are spent in one transaction (one commit, not one each), in the
+    # order of their text, so two processes spending the same two cannot wait on each other.
+    with transaction.atomic():
+        for index in sorted(range(len(knocks)), key=lambda i: knocks[i].raw):
+            bearers[index] = tickets.ticket_redeem(raw=knocks[index].raw, session_id=session_id)
+    for index, bearer in enumerate(bearers):
         if bearer is None:
             continue
         if bearer.user.pk in together:
