@@ -17,7 +17,7 @@ import math
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -54,6 +54,7 @@ from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
 from vioip.core.loops import PerLoop
 from vioip.core.middleware import (
+    audit_context,
     client_address_for_scope,
     current_client_address,
     current_request_id,
@@ -238,17 +239,10 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             detail={"reason": "ticket", "close_code": protocol.CLOSE_TICKET},
         )
 
-    @contextlib.contextmanager
-    def _audit_context(self) -> Iterator[None]:
+    def _audit_context(self) -> contextlib.AbstractContextManager[None]:
         """This connection's audit context, for calls made from another task (the
         process's heartbeat)."""
-        address = current_client_address.set(self.client_address)
-        request_id = current_request_id.set(self.request_id)
-        try:
-            yield
-        finally:
-            current_request_id.reset(request_id)
-            current_client_address.reset(address)
+        return audit_context(client_address=self.client_address, request_id=self.request_id)
 
     # --- Access ----------------------------------------------------------------------------
 

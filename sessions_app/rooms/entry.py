@@ -9,7 +9,7 @@ import contextlib
 import datetime as dt
 import functools
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,7 @@ from sessions_app.rooms.selectors import UserRef, with_relationship
 from vioip.accounts.models import Role, User
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome
-from vioip.core.middleware import current_client_address, current_request_id
+from vioip.core.middleware import audit_context
 from vioip.core.prepared import Prepared
 
 logger = logging.getLogger("vioip.rooms")
@@ -83,28 +83,20 @@ _ROOM_LOCKED = Prepared(
     ),
     session_id=Prepared.INT,
 )
+# What an entry reads of a place besides its id, session and user.
+_PLACE_COLUMNS = ("is_staff", "state", "muted", "hand_raised", "online", "removed")
 _PLACE_LOCKED = Prepared(
     lambda session_id, user_id: (
         Participant.objects.select_for_update()
         .filter(session_id=session_id, user_id=user_id)
-        .values_list("id", "is_staff", "state", "muted", "hand_raised", "online", "removed")
+        .values_list("id", *_PLACE_COLUMNS)
     ),
     session_id=Prepared.INT,
     user_id=Prepared.INT,
 )
 # The fields of a place as ``_PLACE_LOCKED`` and ``_ROOM_AND_PLACE`` read them, with the
 # session and user between the id and the rest (the model's order).
-_PLACE_FIELDS = (
-    "id",
-    "session_id",
-    "user_id",
-    "is_staff",
-    "state",
-    "muted",
-    "hand_raised",
-    "online",
-    "removed",
-)
+_PLACE_FIELDS = ("id", "session_id", "user_id", *_PLACE_COLUMNS)
 _PLACE_ENTERED = (
     "UPDATE rooms_participant SET is_staff = %s, state = %s, online = true, updated_at = %s "
     "WHERE id = %s"
@@ -195,15 +187,8 @@ class Knock:
     request_id: str
 
 
-@contextlib.contextmanager
-def _context_of(knock: Knock) -> Iterator[None]:
-    address = current_client_address.set(knock.client_address)
-    request_id = current_request_id.set(knock.request_id)
-    try:
-        yield
-    finally:
-        current_request_id.reset(request_id)
-        current_client_address.reset(address)
+def _context_of(knock: Knock) -> contextlib.AbstractContextManager[None]:
+    return audit_context(client_address=knock.client_address, request_id=knock.request_id)
 
 
 # What a knock comes to: let in, not identified (None), or refused or failed (the
@@ -271,12 +256,7 @@ def tickets_enter(*, session_id: int, knocks: Sequence[Knock]) -> list[KnockResu
 _TOGETHER_FIELDS = (
     "user_id",
     "id",
-    "is_staff",
-    "state",
-    "muted",
-    "hand_raised",
-    "online",
-    "removed",
+    *_PLACE_COLUMNS,
     "session__kind",
     "session__patient_id",
     "session__status",

@@ -139,12 +139,16 @@ def _same_number(value: str, defaults: set[str]) -> bool:
         return False
 
 
-def _setup(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def setup_process(
+    env: dict[str, str], tmp_path: Path, then: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """Django set up in a fresh process with the production-like ``env``; ``then`` is
+    code to run after it."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("VIOIP_")}
     base.pop("DATABASE_URL", None)
     base.pop("REDIS_URL", None)
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
+        [sys.executable, "-c", f"import django; django.setup(); {then}"],
         cwd=ROOT,
         env={
             **base,
@@ -160,7 +164,7 @@ def _setup(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[s
 
 
 def test_production_settings_start(tmp_path):
-    result = _setup({}, tmp_path)
+    result = setup_process({}, tmp_path)
     assert result.returncode == 0, result.stderr
 
 
@@ -182,7 +186,7 @@ def test_production_settings_start(tmp_path):
     ],
 )
 def test_a_bad_value_stops_the_start_naming_its_variable(tmp_path, name, value):
-    result = _setup({name: value}, tmp_path)
+    result = setup_process({name: value}, tmp_path)
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("django.core.exceptions.ImproperlyConfigured: "), result.stderr
@@ -193,7 +197,7 @@ def test_a_bad_value_stops_the_start_naming_its_variable(tmp_path, name, value):
 
 
 def test_a_pool_and_kept_connections_exclude_each_other(tmp_path):
-    result = _setup(
+    result = setup_process(
         {
             "DATABASE_URL": "postgresql://vioip@127.0.0.1:5432/vioip",
             "VIOIP_DB_POOL": "1",
@@ -207,7 +211,7 @@ def test_a_pool_and_kept_connections_exclude_each_other(tmp_path):
 
 
 def test_a_url_with_a_password_is_not_repeated_in_the_message(tmp_path):
-    result = _setup({"REDIS_URL": "redis//:s3cret-pass@cache:6379/0"}, tmp_path)
+    result = setup_process({"REDIS_URL": "redis//:s3cret-pass@cache:6379/0"}, tmp_path)
     assert result.returncode != 0
     assert "REDIS_URL" in result.stderr
     assert "s3cret-pass" not in result.stderr
@@ -215,5 +219,5 @@ def test_a_url_with_a_password_is_not_repeated_in_the_message(tmp_path):
 
 def test_a_good_redis_url_is_accepted(tmp_path):
     # Parsed only: nothing connects at start.
-    result = _setup({"REDIS_URL": "rediss://:pw@cache.internal:6380/2"}, tmp_path)
+    result = setup_process({"REDIS_URL": "rediss://:pw@cache.internal:6380/2"}, tmp_path)
     assert result.returncode == 0, result.stderr

@@ -3,39 +3,19 @@ server's default is for spinning disks), whatever the server says, unless told n
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 from django.db import connection
 
-from tests.core.test_configuration import PRODUCTION_ENV, ROOT
+from tests.core.test_configuration import setup_process
 
 PRINT_OPTIONS = (
-    "import django; django.setup(); from django.conf import settings; "
+    "from django.conf import settings; "
     "print(repr(settings.DATABASES['default'].get('OPTIONS', {}).get('options')))"
 )
 
 
 def _options(tmp_path, **env: str) -> str:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("VIOIP_")}
-    base.pop("DATABASE_URL", None)
-    base.pop("REDIS_URL", None)
-    result = subprocess.run(
-        [sys.executable, "-c", PRINT_OPTIONS],
-        cwd=ROOT,
-        env={
-            **base,
-            "DJANGO_SETTINGS_MODULE": "vioip.settings",
-            "VIOIP_LOCAL_DIR": str(tmp_path),
-            **PRODUCTION_ENV,
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = setup_process(env, tmp_path, then=PRINT_OPTIONS)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 

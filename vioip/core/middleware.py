@@ -10,10 +10,11 @@ overwrite it with the header of any client.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
@@ -27,6 +28,20 @@ _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # consumer; read by the audit trail, so services and selectors never take ``request``.
 current_request_id: ContextVar[str] = ContextVar("current_request_id", default="")
 current_client_address: ContextVar[str] = ContextVar("current_client_address", default="")
+
+
+@contextlib.contextmanager
+def audit_context(*, client_address: str, request_id: str) -> Iterator[None]:
+    """The audit context of a call made for a connection from elsewhere than its own
+    request or task (the heartbeat, a room's door)."""
+    address_token = current_client_address.set(client_address)
+    token = current_request_id.set(request_id)
+    try:
+        yield
+    finally:
+        current_request_id.reset(token)
+        current_client_address.reset(address_token)
+
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
