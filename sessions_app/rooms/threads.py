@@ -179,8 +179,14 @@ class _Doors:
         batch: list[tuple[Any, asyncio.Future[Any]]] = []
         try:
             while queue:
-                batch = queue[:DOOR_BATCH]
+                # A socket that went away while it waited is not let in (its ticket stays
+                # unspent, and it expires).
+                batch = [
+                    (knock, future) for knock, future in queue[:DOOR_BATCH] if not future.done()
+                ]
                 del queue[:DOOR_BATCH]
+                if not batch:
+                    continue
                 try:
                     results = await enter(session_id, [knock for knock, _ in batch])
                 except Exception as exc:
