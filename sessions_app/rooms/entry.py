@@ -196,10 +196,16 @@ def _context_of(knock: Knock) -> contextlib.AbstractContextManager[None]:
 KnockResult = Entered | None | Exception
 
 
-def _knock_alone(session_id: int, knock: Knock) -> KnockResult:
+def _knock_alone(
+    session_id: int, knock: Knock, bearer: tickets.Bearer | None = None
+) -> KnockResult:
+    """A knock entering on its own (``bearer``: its ticket already redeemed)."""
     with _context_of(knock):
         try:
-            return ticket_enter(raw=knock.raw, session_id=session_id, conn=knock.conn)
+            if bearer is None:
+                return ticket_enter(raw=knock.raw, session_id=session_id, conn=knock.conn)
+            participant = room_enter(session_id=session_id, user=bearer.user, conn=knock.conn)
+            return Entered(bearer=bearer, participant=participant)
         except Exception as exc:
             return exc
 
@@ -240,14 +246,7 @@ def tickets_enter(*, session_id: int, knocks: Sequence[Knock]) -> list[KnockResu
     else:
         alone += together.values()
     for index, bearer in sorted(alone, key=lambda pair: pair[0]):
-        knock = knocks[index]
-        with _context_of(knock):
-            try:
-                participant = room_enter(session_id=session_id, user=bearer.user, conn=knock.conn)
-            except Exception as exc:
-                outcomes[index] = exc
-            else:
-                outcomes[index] = Entered(bearer=bearer, participant=participant)
+        outcomes[index] = _knock_alone(session_id, knocks[index], bearer)
     return outcomes
 
 
@@ -277,7 +276,8 @@ def _places_locked(session_id: int, user_ids: list[int]) -> dict[int, tuple[Any,
         .order_by("id")
         .values_list(*_TOGETHER_FIELDS)
     )
-    return {row[0]: (tuple(row[1:8]), tuple(row[8:15])) for row in rows}
+    entrance_at = 2 + len(_PLACE_COLUMNS)  # after the user and the place's id and columns
+    return {row[0]: (tuple(row[1:entrance_at]), tuple(row[entrance_at:])) for row in rows}
 
 
 def _enter_together(
@@ -495,6 +495,7 @@ class _Admission:
     entered: list[Any]
     opened: list[Any]
     now: dt.datetime
+    admitted: bool
 
 
 def _admit(
@@ -539,6 +540,7 @@ def _admit(
         entered=[participant.is_staff, participant.state, at, participant.pk],
         opened=[session_id, user.pk, at, session_id, user.pk, admitted],
         now=now,
+        admitted=admitted,
     )
 
 
@@ -592,7 +594,7 @@ def _enter_locked(*, session_id: int, user: User, audited: bool = False) -> Part
     else:
         with connection.cursor() as cursor:
             cursor.execute(_PLACE_ENTERED, admission.entered)
-        if admission.opened[-1]:
+        if admission.admitted:
             open_segment(session_id=session_id, user_id=user.pk, at=admission.now)
     if audited and rows.head is None:
         audit.record(**joined)
