@@ -374,13 +374,16 @@ def vioip_available(opts: Options) -> str | None:
     return None
 
 
-# Failures the channel layer and Redis client only log: count them, they lose messages.
+# Failures the channel layer, Redis client and daphne only log: count them, they lose
+# messages or leave work undone (a socket's close handler that daphne kills after its
+# ten seconds never releases the socket's presence).
 LOG_PATTERNS = {
     "channel_full": "ChannelFull",
     "over_capacity": "over capacity",
     "too_many_connections": "Too many connections",
     "redis_timeout": "Timeout reading",
     "traceback": "Traceback",
+    "killed_on_close": "took too long to shut down",
 }
 
 
