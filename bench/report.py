@@ -279,7 +279,12 @@ def write(results: dict[str, Any], out_dir: Path) -> None:
         f"- Versions: {', '.join(f'{k} {v}' for k, v in m['versions'].items())}",
         "- Server and Redis pinned to core 0, generator to core 1: "
         f"{results['settings']['pinned']};"
-        f" steps of {results['settings']['step_seconds']} s"
+        f" steps of {results['settings']['step_seconds']} s;"
+        + (
+            " every vioip connect a first entry (`--first-entries`)"
+            if results["settings"].get("first_entries")
+            else " vioip's connects re-enter places earlier runs made, where there are any"
+        )
         + (
             " (**smoke run: sizes too small to mean anything**)"
             if results["settings"]["smoke"]

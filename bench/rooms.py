@@ -61,6 +61,8 @@ class Options:
     # "split": an HTTP worker and a room worker (VIOIP_PROCESS_ROLE), as compose runs
     # vioip; "single": one process serving both (the embedded default's shape).
     topology: str = "split"
+    # Every vioip connect a first entry (the rooms' places from earlier runs deleted).
+    first_entries: bool = False
     server_core: int = 0
     generator_core: int = 1
 
@@ -274,6 +276,8 @@ def run_vioip(opts: Options, rooms: int, participants: int, work: Path) -> dict[
         plan_path = work / "vioip-plan.json"
         setup = [sys.executable, "-m", "bench.vioip_setup", "--rooms", str(rooms)]
         setup += ["--participants", str(participants), "--tickets", "3", "--out", str(plan_path)]
+        if opts.first_entries:
+            setup.append("--first-entries")
         subprocess.run(setup, cwd=ROOT, env=env, check=True, timeout=600)
         plan = json.loads(plan_path.read_text())
         port = free_port()
@@ -431,6 +435,7 @@ def run(opts: Options) -> dict[str, Any]:
         "step_seconds": opts.step_seconds,
         "pinned": opts.pin,
         "smoke": opts.smoke,
+        "first_entries": opts.first_entries,
     }
     for rooms, participants in opts.sizes:
         size: dict[str, Any] = {"rooms": rooms, "participants": participants, "stacks": {}}
@@ -491,6 +496,11 @@ def parse(argv: list[str] | None = None) -> Options:
         default="split",
         help="vioip as compose runs it (an HTTP worker and a room worker) or in one process",
     )
+    parser.add_argument(
+        "--first-entries",
+        action="store_true",
+        help="delete vioip's places in the rooms first: every connect is a first entry",
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
     parser.add_argument("--keep", type=Path, default=None, help="copy server logs here")
     parser.add_argument(
@@ -516,6 +526,7 @@ def parse(argv: list[str] | None = None) -> Options:
         keep=args.keep,
         profile=args.profile,
         topology=args.topology,
+        first_entries=args.first_entries,
     )
     if args.smoke:
         # 10 messages/s: enough to exercise every path, little enough for a busy CI box.

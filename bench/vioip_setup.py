@@ -114,7 +114,9 @@ def _tickets(user: User, session: Session, count: int, now: dt.datetime) -> list
     return raws
 
 
-def prepare(*, rooms: int, participants: int, tickets: int) -> dict[str, Any]:
+def prepare(
+    *, rooms: int, participants: int, tickets: int, first_entries: bool = False
+) -> dict[str, Any]:
     call_command("migrate", verbosity=0, interactive=False)
     now = timezone.now()
     users = _users(rooms * participants)
@@ -122,6 +124,10 @@ def prepare(*, rooms: int, participants: int, tickets: int) -> dict[str, Any]:
     with transaction.atomic():
         for r in range(rooms):
             cohort, session = _room(r, participants, now)
+            if first_entries:
+                # Every connect a first entry to the session, as on the day's first session:
+                # without this, an earlier run's places make every connect a re-entry.
+                Participant.objects.filter(session=session).delete()
             members = users[r * participants : (r + 1) * participants]
             enrolled = set(
                 Enrollment.objects.filter(cohort=cohort, status="active").values_list(
@@ -162,6 +168,12 @@ if __name__ == "__main__":
     parser.add_argument("--participants", type=int, required=True)
     parser.add_argument("--tickets", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--first-entries", action="store_true")
     args = parser.parse_args()
-    result = prepare(rooms=args.rooms, participants=args.participants, tickets=args.tickets)
+    result = prepare(
+        rooms=args.rooms,
+        participants=args.participants,
+        tickets=args.tickets,
+        first_entries=args.first_entries,
+    )
     args.out.write_text(json.dumps(result))

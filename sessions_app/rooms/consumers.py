@@ -114,6 +114,18 @@ async def _enter(session_id: int, knocks: list[entry.Knock]) -> list[entry.Knock
     return await threads.entry_db(entry.tickets_enter)(session_id=session_id, knocks=knocks)
 
 
+async def _states(session_id: int, users: list[Any]) -> list[Any]:
+    """The first ``room.state`` of the sockets that entered a room together, read on an
+    entry thread (``threads.look``)."""
+    return await threads.entry_db(selectors.room_states)(session_id=session_id, users=users)
+
+
+async def _release(releases: list[entry.Release]) -> list[entry.Released]:
+    """The sockets closed at once in this process, released on the presence thread
+    (``threads.release``)."""
+    return await threads.presence_call(entry.socket_releases)(releases=releases)
+
+
 class RoomConsumer(AsyncJsonWebsocketConsumer):
     # A socket hears the layer through its process's ``fanout``, not through a channel of
     # its own: an alias with no layer behind it, so Channels opens none.
@@ -296,13 +308,20 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         except Exception as exc:
             # The layer may be down or just reset; leaving the room must still be recorded.
             logger.warning("room group discard failed error=%s", type(exc).__name__)
-        released = await threads.presence_call(entry.socket_release)(
+        release = entry.Release(
             session_id=self.session_id,
             user_id=self.user.pk,
             conn=self.conn,
             final=self.closed_by_room,
             grace=not self.access_ended,
         )
+        try:
+            released = await threads.release(release, _release)
+        except Exception as exc:
+            # Presence is unreachable (say Redis restarting): the socket's member expires
+            # with its TTL and the sweep takes its person out, as for a dead process.
+            logger.warning("room presence release failed error=%s", type(exc).__name__)
+            return
         if released.leave_at is not None:
             await threads.room_db(entry.room_leave)(
                 session_id=self.session_id, user_id=self.user.pk, left_at=released.leave_at
@@ -326,8 +345,12 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=code)
 
     async def send_room_state(self, *, entering: bool = False) -> None:
-        on = threads.entry_db if entering else threads.room_db
-        frame = await on(selectors.room_state)(session_id=self.session_id, user=self.user)
+        if entering:
+            frame = await threads.look(self.session_id, self.user, _states)
+        else:
+            frame = await threads.room_db(selectors.room_state)(
+                session_id=self.session_id, user=self.user
+            )
         self.state = frame["me"]["state"]
         await self.send_json(frame)
 

@@ -214,15 +214,16 @@ def tickets_enter(*, session_id: int, knocks: Sequence[Knock]) -> list[KnockResu
     """``ticket_enter`` for the sockets waiting at one room's door in this process, in
     their order, each with its own outcome.
 
-    On PostgreSQL the people who already have a place in the room enter together: their
-    presence first, then one transaction that locks the room, their places and the audit
-    chain's head once, decides each entry by the same rule as alone (``_admit``), and
-    writes every place, attendance stretch and audit event (entries and refusals) in one
-    statement. A room's entries take turns on its lock, so in a reconnect storm each
-    entry held it for its own statements; together they hold it once. Someone without a
-    place yet, or with a second socket in the same knock, enters alone afterwards. The
-    tickets are spent first, all in one commit. A failure of the shared part fails all
-    its entries (their presence is undone) and leaves the tickets spent, as alone."""
+    On PostgreSQL they enter together: their presence first, then one transaction that
+    locks the room, their places and the audit chain's head once, decides each entry by
+    the same rule as alone (``_admit``), and writes every place, attendance stretch and
+    audit event (entries and refusals) in one statement. A room's entries take turns on
+    its lock, so in a reconnect storm each entry held it for its own statements; together
+    they hold it once. Someone without a place yet gets it there (one read of their
+    relationship, one insert). A second socket of someone in the same knock, and everyone
+    at the door of a room that has no row yet, enter alone afterwards. The tickets are
+    spent first, all in one commit. A failure of the shared part fails all its entries
+    (their presence is undone) and leaves the tickets spent, as alone."""
     if len(knocks) == 1 or connection.vendor != "postgresql":
         return [_knock_alone(session_id, knock) for knock in knocks]
     outcomes: list[KnockResult] = [None] * len(knocks)
@@ -287,15 +288,13 @@ def _enter_together(
     outcomes: list[KnockResult],
 ) -> list[tuple[int, tickets.Bearer]]:
     """``tickets_enter``'s shared part: sets the outcomes of those it enters or refuses;
-    returns those who have no place yet (they enter alone)."""
+    returns those who enter alone (the room has no row yet)."""
     arrivals: dict[int, presence.Arrival] = {}
     later: list[tuple[int, tickets.Bearer]] = []
     refused: list[int] = []
     try:
-        for user_id, (index, _) in together.items():
-            arrivals[user_id] = _arrive(
-                session_id=session_id, user_id=user_id, conn=knocks[index].conn, sweep_first=True
-            )
+        sockets = {user_id: knocks[index].conn for user_id, (index, _) in together.items()}
+        _arrive_many(session_id, sockets, arrivals)
         with transaction.atomic():
             room = _ROOM_LOCKED.rows(session_id=session_id)
             places = _places_locked(session_id, list(together)) if room else {}
@@ -304,10 +303,15 @@ def _enter_together(
             writes: list[tuple[str, list[Any]]] = []
             entered: list[tuple[int, tickets.Bearer, _Admission]] = []
             for user_id, (index, bearer) in together.items():
-                if user_id not in places:
-                    later.append((index, bearer))
+                if not room:
+                    later.append((index, bearer))  # the room's row is made alone, once
                     continue
-                place, entrance = places[user_id]
+                # Someone without a place yet gets it here, under the room's lock, as alone
+                # (``_admit`` makes it once the entry rule lets them in).
+                place, entrance = places.get(user_id) or (
+                    None,
+                    next(iter(_ENTRANCE.rows(session_id=session_id, user_id=user_id)), None),
+                )
                 context = {
                     "client_address": knocks[index].client_address,
                     "request_id": knocks[index].request_id,
@@ -390,6 +394,29 @@ def _arrive(*, session_id: int, user_id: int, conn: str, sweep_first: bool) -> p
         room_sweep(session_id=session_id)
         arrival = store.arrive(session_id, user_id, conn, at=now, expires_at=expires_at)
     return arrival
+
+
+def _arrive_many(
+    session_id: int, sockets: dict[int, str], arrivals: dict[int, presence.Arrival]
+) -> None:
+    """``_arrive`` with ``sweep_first`` for one socket (conn) of each of several people of
+    a room, in one round trip (two more when the room has expired members to sweep). Each
+    arrival goes into ``arrivals`` as it is made, so a failure part way can undo those."""
+    store = presence.store()
+    now = presence.now()
+    expires_at = presence.socket_expiry(now)
+    for sweep_first in (True, False):
+        people = [(user_id, conn) for user_id, conn in sockets.items() if user_id not in arrivals]
+        if not people:
+            return
+        if not sweep_first:
+            room_sweep(session_id=session_id)
+        made = store.arrive_many(
+            session_id, people, at=now, expires_at=expires_at, unless_expired=sweep_first
+        )
+        for (user_id, _), arrival in zip(people, made, strict=True):
+            if arrival is not None:
+                arrivals[user_id] = arrival
 
 
 def _undo(arrival: presence.Arrival | None) -> None:
@@ -643,27 +670,50 @@ class Released:
     sweep_due: bool = False
 
 
-def socket_release(
-    *, session_id: int, user_id: int, conn: str, final: bool = False, grace: bool = True
-) -> Released:
-    """A socket closed: presence only, no database. The person stays present through the
-    grace window if it was their last socket, so a quick reconnect is not a leave.
-    ``final``: the room closed it (removal, end) and has already taken them out.
-    ``grace=False``: their access ended, so there is nothing to come back to; they leave
-    now.
+@dataclass(frozen=True)
+class Release:
+    """A socket that closed. ``final``: the room closed it (removal, end) and has already
+    taken its person out. ``grace=False``: their access ended, so there is nothing to come
+    back to; they leave now."""
 
-    Consumers run this off the room database threads: in a reconnect storm a close must not
-    wait behind every entry queued there (daphne gives a closing socket ten seconds)."""
-    store = presence.store()
-    store.remove(session_id, presence.member_name(user_id, conn))
+    session_id: int
+    user_id: int
+    conn: str
+    final: bool = False
+    grace: bool = True
+
+
+def socket_releases(*, releases: Sequence[Release]) -> list[Released]:
+    """Sockets closed, each with what it means for its person: presence only, no
+    database, and one round trip for all of them. A person stays present through the
+    grace window if it was their last socket, so a quick reconnect is not a leave.
+
+    Consumers run this off the room database threads, and the sockets closing at once in
+    a process together (``threads.together``): when a room worker's sockets all close (a
+    reconnect storm, a restart), each close would otherwise take its own turn on the
+    presence thread and its own round trips, and daphne kills a close handler that is
+    not done within ten seconds."""
     now = presence.now()
-    if final or user_id in presence.live_user_ids(session_id, now):
-        return Released()
-    seconds = settings.ROOM_GRACE_SECONDS if grace else 0
-    if seconds <= 0:
-        return Released(leave_at=_at(now))
-    store.touch(session_id, presence.member_name(user_id, presence.grace_conn(now)), now + seconds)
-    return Released(sweep_due=True)
+    seconds = settings.ROOM_GRACE_SECONDS
+
+    def grace_until(release: Release) -> float | None:
+        return now + seconds if seconds > 0 and release.grace and not release.final else None
+
+    departures = [
+        presence.Departure(release.session_id, release.user_id, release.conn, grace_until(release))
+        for release in releases
+    ]
+    results = []
+    for release, departure, live in zip(
+        releases, departures, presence.store().depart_many(departures, now), strict=True
+    ):
+        if release.final or live:
+            results.append(Released())
+        elif departure.grace_until is None:
+            results.append(Released(leave_at=_at(now)))
+        else:
+            results.append(Released(sweep_due=True))
+    return results
 
 
 # Who the database has in a room: every sweep reads it (compiled once).

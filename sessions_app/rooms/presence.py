@@ -70,6 +70,17 @@ class Arrival:
     graces: tuple[tuple[str, float], ...]
 
 
+@dataclass(frozen=True)
+class Departure:
+    """A socket that closed: its member goes. ``grace_until``: if that leaves its person
+    with nothing live, a grace member keeps them present until then."""
+
+    session_id: int
+    user_id: int
+    conn: str
+    grace_until: float | None = None
+
+
 def _parse(name: str | bytes, score: float) -> Member:
     text = name.decode() if isinstance(name, bytes) else name
     user_id, conn = text.split("|", 1)
@@ -101,6 +112,19 @@ class LocalPresence:
         with self._lock:
             return self._rooms.get(session_id, {}).pop(name, None) is not None
 
+    def depart_many(self, departures: list[Departure], at: float) -> list[bool]:
+        stays = []
+        with self._lock:
+            for gone in departures:
+                room = self._rooms.setdefault(gone.session_id, {})
+                room.pop(member_name(gone.user_id, gone.conn), None)
+                person = member_name(gone.user_id, "")
+                live = any(s > at and n.startswith(person) for n, s in room.items())
+                if not live and gone.grace_until is not None:
+                    room[member_name(gone.user_id, grace_conn(at))] = gone.grace_until
+                stays.append(live)
+        return stays
+
     def live(self, session_id: int, at: float) -> list[Member]:
         with self._lock:
             room = dict(self._rooms.get(session_id, {}))
@@ -126,6 +150,27 @@ class LocalPresence:
                 del room[n]
             room[name] = expires_at
         return Arrival(session_id, name, taken)
+
+    def arrive_many(
+        self,
+        session_id: int,
+        sockets: list[tuple[int, str]],
+        *,
+        at: float,
+        expires_at: float,
+        unless_expired: bool = False,
+    ) -> list[Arrival | None]:
+        return [
+            self.arrive(
+                session_id,
+                user_id,
+                conn,
+                at=at,
+                expires_at=expires_at,
+                unless_expired=unless_expired,
+            )
+            for user_id, conn in sockets
+        ]
 
     def undo(self, arrival: Arrival) -> None:
         with self._lock:
@@ -192,6 +237,25 @@ return taken
 """
 
 
+# KEYS[1]: the room's presence; ARGV: the socket's member, its person's prefix, now, a grace
+# member ('' for none) and its expiry, how long the key is kept. Returns 1 when the person
+# still has a live member, else 0 (and the grace member is added).
+_DEPART_SCRIPT = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[3], '+inf')
+for _, member in ipairs(live) do
+    if string.sub(member, 1, #ARGV[2]) == ARGV[2] then
+        return 1
+    end
+end
+if ARGV[4] ~= '' then
+    redis.call('ZADD', KEYS[1], ARGV[5], ARGV[4])
+    redis.call('EXPIRE', KEYS[1], ARGV[6])
+end
+return 0
+"""
+
+
 class RedisPresence:
     # Long enough that sweeps see every expired member; an abandoned room still goes.
     KEEP_SECONDS = 24 * 3600
@@ -200,6 +264,7 @@ class RedisPresence:
         self._redis: Any = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._rate_script = self._redis.register_script(_RATE_SCRIPT)
         self._arrive_script = self._redis.register_script(_ARRIVE_SCRIPT)
+        self._depart_script = self._redis.register_script(_DEPART_SCRIPT)
 
     @staticmethod
     def _key(session_id: int) -> str:
@@ -222,6 +287,29 @@ class RedisPresence:
     def remove(self, session_id: int, name: str) -> bool:
         return bool(self._redis.zrem(self._key(session_id), name))
 
+    def depart_many(self, departures: list[Departure], at: float) -> list[bool]:
+        """Closed sockets out of presence, in one round trip: per socket, whether its
+        person still has a live member (another socket, a grace window); if not and it
+        has ``grace_until``, a grace member now keeps them present until then. Each
+        socket's removal, check and grace are one step, so two sockets of one person
+        closing at once in two processes cannot both find the other still there."""
+        pipe = self._redis.pipeline(transaction=False)
+        for gone in departures:
+            grace = gone.grace_until is not None
+            self._depart_script(
+                keys=[self._key(gone.session_id)],
+                args=[
+                    member_name(gone.user_id, gone.conn),
+                    member_name(gone.user_id, ""),
+                    repr(at),
+                    member_name(gone.user_id, grace_conn(at)) if grace else "",
+                    repr(gone.grace_until) if grace else "0",
+                    self.KEEP_SECONDS,
+                ],
+                client=pipe,
+            )
+        return [bool(live) for live in pipe.execute()]
+
     def live(self, session_id: int, at: float) -> list[Member]:
         rows = self._redis.zrangebyscore(self._key(session_id), f"({at}", "+inf", withscores=True)
         return [_parse(n, s) for n, s in rows]
@@ -238,26 +326,51 @@ class RedisPresence:
     ) -> Arrival | None:
         """Make a socket present and take out its person's grace members, in one round
         trip; with ``unless_expired``, nothing (None) while the room has expired members."""
-        name = member_name(user_id, conn)
-        reply = self._arrive_script(
-            keys=[self._key(session_id)],
-            args=[
-                repr(at),
-                name,
-                repr(expires_at),
-                member_name(user_id, GRACE + "|"),
-                "1" if unless_expired else "0",
-                self.KEEP_SECONDS,
-            ],
+        (arrival,) = self.arrive_many(
+            session_id,
+            [(user_id, conn)],
+            at=at,
+            expires_at=expires_at,
+            unless_expired=unless_expired,
         )
-        if not reply:
-            return None
-        taken = reply[1:]
-        graces = tuple(
-            (n.decode() if isinstance(n, bytes) else n, float(score))
-            for n, score in zip(taken[::2], taken[1::2], strict=True)
-        )
-        return Arrival(session_id, name, graces)
+        return arrival
+
+    def arrive_many(
+        self,
+        session_id: int,
+        sockets: list[tuple[int, str]],
+        *,
+        at: float,
+        expires_at: float,
+        unless_expired: bool = False,
+    ) -> list[Arrival | None]:
+        """``arrive`` for several sockets (user id, conn) of a room, in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for user_id, conn in sockets:
+            self._arrive_script(
+                keys=[self._key(session_id)],
+                args=[
+                    repr(at),
+                    member_name(user_id, conn),
+                    repr(expires_at),
+                    member_name(user_id, GRACE + "|"),
+                    "1" if unless_expired else "0",
+                    self.KEEP_SECONDS,
+                ],
+                client=pipe,
+            )
+        arrivals: list[Arrival | None] = []
+        for (user_id, conn), reply in zip(sockets, pipe.execute(), strict=True):
+            if not reply:
+                arrivals.append(None)
+                continue
+            taken = reply[1:]
+            graces = tuple(
+                (n.decode() if isinstance(n, bytes) else n, float(score))
+                for n, score in zip(taken[::2], taken[1::2], strict=True)
+            )
+            arrivals.append(Arrival(session_id, member_name(user_id, conn), graces))
+        return arrivals
 
     def undo(self, arrival: Arrival) -> None:
         """Take an arrival back: its member out, the grace members it took out back in."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -215,40 +215,98 @@ def _chat_text(stored: str) -> str:
 def room_state(*, session_id: int, user: Any) -> dict[str, Any]:
     """The ``room.state`` frame for ``user``: a patient still waiting gets only their own
     record and the room's flags — no roster, no chat. Two queries, read as rows."""
-    rows = _STATE_PEOPLE.rows(session_id=session_id, user_id=user.pk)
-    width = len(_STATE_ROOM_COLUMNS)
-    if rows and rows[0][-width] is None:
-        raise Room.DoesNotExist("no room for this session")
-    records = {}
-    for row in rows:
-        user_id, is_staff, state, muted, hand_raised, online, removed, *person = row[:-width]
-        record = _participant(_person(user_id, *person), state, muted, hand_raised)
-        records[user_id] = (is_staff, state, online and not removed, record)
-    if user.pk not in records:
-        raise Participant.DoesNotExist("not a participant of this room")
-    my_staff, my_state, _, me = records[user.pk]
-    locked, chat_enabled, waiting_room, last_seq, *session = rows[0][-width:]
-    session_id_, title, kind, status, starts_at, ends_at = session
-    frame: dict[str, Any] = {
-        "type": "room.state",
-        "session": {
-            "id": session_id_,
-            "title": title,
-            "kind": kind,
-            "status": status,
-            "starts_at": starts_at,
-            "ends_at": ends_at,
-        },
-        "me": me,
-        "room": _flags(locked, chat_enabled, waiting_room),
-    }
-    if not my_staff and my_state != ParticipantState.ADMITTED:
+    (frame,) = room_states(session_id=session_id, users=[user])
+    if isinstance(frame, Exception):
+        raise frame
+    return frame
+
+
+def room_states(
+    *, session_id: int, users: Sequence[Any]
+) -> list[dict[str, Any] | Room.DoesNotExist | Participant.DoesNotExist]:
+    """``room_state`` for each of ``users`` (the sockets that entered a room together), in
+    their order: the room's people and its latest messages are read once for all of them
+    (a frame differs per person only in what it may show), not twice per socket. Someone
+    the first read does not hold (no longer present) gets a read of their own; one who is
+    no participant gets ``Participant.DoesNotExist`` in their place."""
+    shared = _StatePeople.read(session_id, users[0].pk)
+    messages: list[list[dict[str, Any]]] = []
+
+    def latest_messages() -> list[dict[str, Any]]:
+        if not messages:
+            messages.append(_latest_messages(session_id))
+        return messages[0]
+
+    frames: list[dict[str, Any] | Room.DoesNotExist | Participant.DoesNotExist] = []
+    for user in users:
+        people = shared
+        if user.pk not in people.records:
+            people = _StatePeople.read(session_id, user.pk)
+        try:
+            frames.append(people.frame(user, latest_messages))
+        except (Room.DoesNotExist, Participant.DoesNotExist) as exc:
+            frames.append(exc)
+    return frames
+
+
+@dataclass(frozen=True)
+class _StatePeople:
+    """One read of ``_STATE_PEOPLE``: each person's (is_staff, state, present, record), and
+    the room's columns (None: no room, or nobody to show)."""
+
+    records: dict[int, tuple[bool, str, bool, dict[str, Any]]]
+    room: tuple[Any, ...] | None
+
+    @classmethod
+    def read(cls, session_id: int, user_id: int) -> _StatePeople:
+        rows = _STATE_PEOPLE.rows(session_id=session_id, user_id=user_id)
+        width = len(_STATE_ROOM_COLUMNS)
+        if rows and rows[0][-width] is None:
+            return cls(records={}, room=None)
+        records = {}
+        for row in rows:
+            user_id_, is_staff, state, muted, hand_raised, online, removed, *person = row[:-width]
+            record = _participant(_person(user_id_, *person), state, muted, hand_raised)
+            records[user_id_] = (is_staff, state, online and not removed, record)
+        return cls(records=records, room=tuple(rows[0][-width:]) if rows else ())
+
+    def frame(
+        self, user: Any, latest_messages: Callable[[], list[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        if self.room is None:
+            raise Room.DoesNotExist("no room for this session")
+        if user.pk not in self.records:
+            raise Participant.DoesNotExist("not a participant of this room")
+        my_staff, my_state, _, me = self.records[user.pk]
+        locked, chat_enabled, waiting_room, last_seq, *session = self.room
+        session_id_, title, kind, status, starts_at, ends_at = session
+        frame: dict[str, Any] = {
+            "type": "room.state",
+            "session": {
+                "id": session_id_,
+                "title": title,
+                "kind": kind,
+                "status": status,
+                "starts_at": starts_at,
+                "ends_at": ends_at,
+            },
+            "me": me,
+            "room": _flags(locked, chat_enabled, waiting_room),
+        }
+        if not my_staff and my_state != ParticipantState.ADMITTED:
+            return frame
+        frame["participants"] = [
+            record
+            for _, state, present, record in self.records.values()
+            if present and (my_staff or state == ParticipantState.ADMITTED)
+        ]
+        frame["messages"] = latest_messages()
+        frame["last_seq"] = last_seq
         return frame
-    frame["participants"] = [
-        record
-        for _, state, present, record in records.values()
-        if present and (my_staff or state == ParticipantState.ADMITTED)
-    ]
+
+
+def _latest_messages(session_id: int) -> list[dict[str, Any]]:
+    """The room's latest messages for ``room.state``, in order, within the frame's bytes."""
     recent = [
         _message(
             message_id=message_id,
@@ -265,9 +323,7 @@ def room_state(*, session_id: int, user: Any) -> dict[str, Any]:
         )
     ]
     # The newest first, so the byte budget keeps the latest; then back in order.
-    frame["messages"] = _within_bytes(recent, FRAME_MESSAGE_BYTES)[::-1]
-    frame["last_seq"] = last_seq
-    return frame
+    return _within_bytes(recent, FRAME_MESSAGE_BYTES)[::-1]
 
 
 # --- Access of a live socket ------------------------------------------------------------

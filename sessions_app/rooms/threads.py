@@ -1,14 +1,17 @@
 """The threads a consumer's room calls run on: the room database threads (``room_db``)
-and the presence thread (``presence_call``); and the door a room's entries wait at for them
-(``knock``)."""
+and the presence thread (``presence_call``); and the batches calls wait in for them
+(``together``): the door a room's entries wait at (``knock``), their first room.state
+(``look``), the closed sockets' presence (``release``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from asgiref.sync import SyncToAsync
@@ -140,73 +143,102 @@ def _on(fn: Callable[..., T], pool: str, threads: int) -> Callable[..., Awaitabl
 # The most entries of one room that go to a room thread together: they hold the room's
 # lock for one statement set, and one statement carries their writes.
 DOOR_BATCH = 50
+# The most closed sockets whose presence goes in one round trip (``release``).
+RELEASE_BATCH = 500
 
 
-class _Doors:
-    """The sockets waiting to enter each room, in one event loop."""
+@dataclass
+class _Queue:
+    """Items waiting for one batch call (``together``)."""
+
+    run: Callable[[list[Any]], Awaitable[list[Any]]]
+    limit: int
+    # Whether an item whose waiter went away still goes (it must, for a release).
+    keep_abandoned: bool
+    items: list[tuple[Any, asyncio.Future[Any]]] = field(default_factory=list)
+
+
+class _Batches:
+    """The items waiting for each batch call in one event loop."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.waiting: dict[int, list[tuple[Any, asyncio.Future[Any]]]] = {}
-        # The tasks letting each room's waiting sockets in (a reference keeps each alive).
-        self.openers: set[asyncio.Task[None]] = set()
+        self.waiting: dict[Hashable, _Queue] = {}
+        # The tasks making each key's calls (a reference keeps each alive).
+        self.runners: set[asyncio.Task[None]] = set()
 
-    async def knock(
+    async def add(
         self,
-        session_id: int,
-        knock: Any,
-        enter: Callable[[int, list[Any]], Awaitable[list[Any]]],
+        key: Hashable,
+        item: Any,
+        run: Callable[[list[Any]], Awaitable[list[Any]]],
+        *,
+        limit: int,
+        keep_abandoned: bool,
     ) -> Any:
         future: asyncio.Future[Any] = self.loop.create_future()
-        queue = self.waiting.get(session_id)
+        queue = self.waiting.get(key)
         if queue is None:
-            queue = self.waiting[session_id] = []
-            # A context of its own: not the audit context of the socket that came first.
-            task = self.loop.create_task(
-                self._open(session_id, queue, enter), context=contextvars.Context()
-            )
-            self.openers.add(task)
-            task.add_done_callback(self.openers.discard)
-        queue.append((knock, future))
+            queue = self.waiting[key] = _Queue(run, limit, keep_abandoned)
+            # A context of its own: not the audit context of the item that came first.
+            task = self.loop.create_task(self._run(key, queue), context=contextvars.Context())
+            self.runners.add(task)
+            task.add_done_callback(self.runners.discard)
+        queue.items.append((item, future))
         return await future
 
-    async def _open(
-        self,
-        session_id: int,
-        queue: list[tuple[Any, asyncio.Future[Any]]],
-        enter: Callable[[int, list[Any]], Awaitable[list[Any]]],
-    ) -> None:
+    async def _run(self, key: Hashable, queue: _Queue) -> None:
         batch: list[tuple[Any, asyncio.Future[Any]]] = []
         try:
-            while queue:
-                # A socket that went away while it waited is not let in (its ticket stays
-                # unspent, and it expires).
+            while queue.items:
+                # An item whose waiter went away is dropped (a socket that left while it
+                # waited at its room's door is not let in: its ticket stays unspent, and it
+                # expires), unless it must go all the same.
                 batch = [
-                    (knock, future) for knock, future in queue[:DOOR_BATCH] if not future.done()
+                    (item, future)
+                    for item, future in queue.items[: queue.limit]
+                    if queue.keep_abandoned or not future.done()
                 ]
-                del queue[:DOOR_BATCH]
+                del queue.items[: queue.limit]
                 if not batch:
                     continue
                 try:
-                    results = await enter(session_id, [knock for knock, _ in batch])
+                    results = await queue.run([item for item, _ in batch])
                 except Exception as exc:
                     results = [exc] * len(batch)
                 for (_, future), result in zip(batch, results, strict=True):
                     if future.done():
-                        continue  # its socket went away meanwhile
+                        continue  # its waiter went away meanwhile
                     if isinstance(result, Exception):
                         future.set_exception(result)
                     else:
                         future.set_result(result)
         finally:
-            if self.waiting.get(session_id) is queue:
-                del self.waiting[session_id]
-            for _, future in [*batch, *queue]:
+            if self.waiting.get(key) is queue:
+                del self.waiting[key]
+            for _, future in [*batch, *queue.items]:
                 if not future.done():
                     future.cancel()  # this loop is stopping
 
 
-_doors: PerLoop[_Doors] = PerLoop(_Doors)
+_batches: PerLoop[_Batches] = PerLoop(_Batches)
+
+
+async def together(
+    key: Hashable,
+    item: Any,
+    run: Callable[[list[Any]], Awaitable[list[Any]]],
+    *,
+    limit: int,
+    keep_abandoned: bool = False,
+) -> Any:
+    """Wait for ``run`` to take ``item`` with the others queued under ``key`` in this
+    event loop, and return its result for ``item`` (or raise it, when it is an exception).
+    ``run(items)`` runs for up to ``limit`` items at a time, when the key's previous call is
+    done, and gives each item's result in order. A call on a room thread costs the event
+    loop and the thread a hand-over each way, and the thread waits for the GIL after
+    every round trip while the loop is busy: items that come together go in one call."""
+    return await _batches.get().add(key, item, run, limit=limit, keep_abandoned=keep_abandoned)
 
 
 async def knock(
@@ -220,4 +252,25 @@ async def knock(
     turns on that lock, one of them idle, while entries to other rooms waited behind
     both. Queued here, a room's entries wait without a thread, and the threads serve
     different rooms."""
-    return await _doors.get().knock(session_id, knock, enter)
+    return await together(
+        ("door", session_id), knock, functools.partial(enter, session_id), limit=DOOR_BATCH
+    )
+
+
+async def look(
+    session_id: int, user: Any, read: Callable[[int, list[Any]], Awaitable[list[Any]]]
+) -> Any:
+    """The first ``room.state`` of a socket just let in (or raise what its read raised):
+    the sockets of a room that ask at once in this process are read together, by
+    ``read(session_id, users)``. A socket asks once it hears the room's events
+    (``fanout.join``), so whatever happens after the read reaches it."""
+    return await together(
+        ("look", session_id), user, functools.partial(read, session_id), limit=DOOR_BATCH
+    )
+
+
+async def release(release: Any, run: Callable[[list[Any]], Awaitable[list[Any]]]) -> Any:
+    """What a closed socket's ``release`` came to: the sockets closing at once in this
+    process have their presence released together, by ``run(releases)`` on the presence
+    thread. A release goes even if its close handler was cancelled meanwhile."""
+    return await together("release", release, run, limit=RELEASE_BATCH, keep_abandoned=True)

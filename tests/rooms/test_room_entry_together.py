@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -171,3 +172,64 @@ async def test_a_refusal_among_them_refuses_only_that_socket(cast: Any, live_ses
     for socket, outcome in zip(sockets, outcomes, strict=True):
         if outcome == "admitted":
             await socket.close()
+
+
+async def _room_states(sockets: list[Socket]) -> list[dict[str, Any]]:
+    frames = []
+    for socket in sockets:
+        frame = await socket.receive()
+        assert frame["type"] == "room.state", frame
+        frames.append(frame)
+    return frames
+
+
+async def test_sockets_let_in_together_each_get_the_room_state_their_role_may_see(
+    cast: Any, live_session: Any
+):
+    # A room with a waiting room: one patient already admitted earlier, two waiting. Their
+    # first room.state is read once for all of them; each frame still shows only what
+    # its reader may see.
+    admitted, waiting, also_waiting = await sync_to_async(_patients)(cast.cohort, 3)
+    staff = await open_socket(
+        live_session.pk, await sync_to_async(_ticket)(cast.facilitator, live_session)
+    )
+    await staff.receive_type("room.state")
+    for user in (admitted, waiting, also_waiting):
+        socket = await open_socket(
+            live_session.pk, await sync_to_async(_ticket)(user, live_session)
+        )
+        await socket.receive_type("room.state")
+        await socket.close()
+    await staff.send({"type": "waiting.admit", "user_id": admitted.pk})
+    await staff.send({"type": "chat.send", "client_id": str(uuid.uuid4()), "text": "welcome back"})
+    sent = await staff.receive_type("chat.message")
+
+    users = [admitted, waiting, cast.clinician, also_waiting]
+    raws = [await sync_to_async(_ticket)(user, live_session) for user in users]
+    sockets = await _all_at_once(live_session, raws)
+    frames = dict(zip([u.pk for u in users], await _room_states(sockets), strict=True))
+
+    assert {user_id: frame["me"]["state"] for user_id, frame in frames.items()} == {
+        admitted.pk: "admitted",
+        waiting.pk: "waiting",
+        cast.clinician.pk: "admitted",
+        also_waiting.pk: "waiting",
+    }
+    assert all(frames[u]["me"]["user_id"] == u for u in frames)
+    # Waiting patients see their own record and the room's flags only.
+    for user in (waiting, also_waiting):
+        assert "participants" not in frames[user.pk] and "messages" not in frames[user.pk]
+    # The admitted patient sees the admitted people; staff see everyone present.
+    everyone = {cast.facilitator.pk, *(u.pk for u in users)}
+    in_room = {cast.facilitator.pk, admitted.pk, cast.clinician.pk}
+    shown = {
+        u: {p["user_id"] for p in frames[u]["participants"]}
+        for u in in_room - {cast.facilitator.pk}
+    }
+    assert shown == {admitted.pk: in_room, cast.clinician.pk: everyone}
+    for user_id in (admitted.pk, cast.clinician.pk):
+        assert [m["seq"] for m in frames[user_id]["messages"]] == [sent["seq"]]
+        assert frames[user_id]["messages"][0]["text"] == "welcome back"
+        assert frames[user_id]["last_seq"] == sent["seq"]
+    for socket in [*sockets, staff]:
+        await socket.close()

@@ -41,15 +41,15 @@ async def test_a_message_sent_while_a_socket_reads_its_state_comes_after_the_sta
 ):
     staff, _ = await join(cast.facilitator, open_session)
     reading = threading.Event()
-    read_state = selectors.room_state
+    read_states = selectors.room_states
 
     def slow_state(**kwargs: Any) -> Any:
         if not reading.is_set():
             reading.set()
             time.sleep(0.5)  # the room goes on meanwhile
-        return read_state(**kwargs)
+        return read_states(**kwargs)
 
-    monkeypatch.setattr(selectors, "room_state", slow_state)
+    monkeypatch.setattr(selectors, "room_states", slow_state)
     patient = await open_socket(open_session.pk, await issue_ticket(cast.patient, open_session))
     assert await asyncio.to_thread(reading.wait, 5)
     await staff.send(chat("while you were arriving"))

@@ -9,7 +9,9 @@ import time_machine
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
+from groups.models import Enrollment, EnrollmentStatus
 from sessions_app.rooms.models import AttendanceSegment, Participant
+from tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -111,6 +113,76 @@ async def test_people_leaving_close_together_each_leave_when_their_grace_ends(
             )
         )
     )() == {cast.patient.pk, cast.clinician.pk}
+    await staff.close()
+
+
+async def test_sockets_closing_at_once_each_leave_or_stay_as_alone(
+    join: Any, cast: Any, open_session: Any, settings: Any
+):
+    # Closes that come at once, in two rooms, are released together: each still means
+    # what it would alone. A person whose every tab closes leaves once, when the grace
+    # window ends; one with a tab left stays; each room is swept for its own.
+    settings.ROOM_GRACE_SECONDS = 1
+    other_room = await sync_to_async(SessionFactory)(cohort=cast.cohort, waiting_room=False)
+    staff, _ = await join(cast.facilitator, open_session)
+    staff_elsewhere, _ = await join(cast.facilitator, other_room)
+    patient_tab, _ = await join(cast.patient, open_session)
+    patient_other_tab, _ = await join(cast.patient, open_session)
+    clinician_tab, _ = await join(cast.clinician, open_session)
+    clinician_other_tab, _ = await join(cast.clinician, open_session)
+    clinician_elsewhere, _ = await join(cast.clinician, other_room)
+    for _ in range(2):
+        await staff.receive_type("presence.joined")
+    await staff_elsewhere.receive_type("presence.joined")
+    await asyncio.gather(
+        patient_tab.close(),
+        patient_other_tab.close(),
+        clinician_tab.close(),
+        clinician_elsewhere.close(),
+    )
+    left = await staff.receive_type("presence.left", timeout=5)
+    assert left["user_id"] == cast.patient.pk
+    left = await staff_elsewhere.receive_type("presence.left", timeout=5)
+    assert left["user_id"] == cast.clinician.pk
+    assert await staff.nothing(timeout=1.5)  # the clinician still has a tab here
+    online = await sync_to_async(
+        lambda: set(
+            Participant.objects.filter(session=open_session, online=True).values_list(
+                "user_id", flat=True
+            )
+        )
+    )()
+    assert online == {cast.facilitator.pk, cast.clinician.pk}
+    segments = await sync_to_async(_segments)(cast.patient)
+    assert len(segments) == 1 and segments[0][1] is not None
+    await clinician_other_tab.close()
+    assert (await staff.receive_type("presence.left", timeout=5))["user_id"] == cast.clinician.pk
+    await staff.close()
+    await staff_elsewhere.close()
+
+
+async def test_a_close_for_ended_access_leaves_now_while_others_keep_their_grace(
+    join: Any, cast: Any, open_session: Any, settings: Any
+):
+    # The patient's access ends (discharged) and the room closes their socket: they leave
+    # at once, while a socket closing beside it keeps its person's grace window.
+    settings.ROOM_GRACE_SECONDS = 30
+    staff, _ = await join(cast.facilitator, open_session)
+    patient, _ = await join(cast.patient, open_session)
+    clinician_tab, _ = await join(cast.clinician, open_session)
+    for _ in range(2):
+        await staff.receive_type("presence.joined")
+    await sync_to_async(
+        lambda: Enrollment.objects.filter(patient=cast.patient).update(
+            status=EnrollmentStatus.DISCHARGED, discharged_on=timezone.now().date()
+        )
+    )()
+    await patient.send({"type": "hand.raise"})
+    assert await patient.closed() == 4403
+    await asyncio.gather(clinician_tab.close(), patient.close())
+    left = await staff.receive_type("presence.left", timeout=5)
+    assert left["user_id"] == cast.patient.pk
+    assert await staff.nothing(timeout=1)  # the clinician is within their grace window
     await staff.close()
 
 

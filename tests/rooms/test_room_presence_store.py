@@ -100,3 +100,61 @@ def test_an_arrival_waits_for_a_sweep_while_the_room_has_expired_members(store: 
     arrival = backend.arrive(room, 1, "new", at=100.0, expires_at=160.0, unless_expired=True)
     assert arrival is not None and arrival.graces == ()
     assert [(m.user_id, m.conn) for m in backend.live(room, 100.0)] == [(1, "new")]
+
+
+def test_departures_leave_a_grace_only_for_whom_they_leave_with_nothing_live(store: Any):
+    backend, room = store
+    other_room = room + 1
+    backend.clear(other_room)
+    for user_id, conn, room_id in [
+        (1, "a", room),
+        (1, "b", room),  # a second tab of the same person
+        (2, "c", room),
+        (3, "d", room),
+        (11, "e", room),  # another person whose id starts the same
+        (4, "f", other_room),
+    ]:
+        backend.touch(room_id, presence.member_name(user_id, conn), 200.0)
+    stays = backend.depart_many(
+        [
+            presence.Departure(room, 1, "a", grace_until=130.0),
+            presence.Departure(room, 2, "c", grace_until=130.0),
+            presence.Departure(room, 3, "d"),  # no grace: nothing keeps them
+            presence.Departure(room, 1, "b", grace_until=130.0),  # their last tab, after "a"
+            presence.Departure(other_room, 4, "f", grace_until=140.0),
+        ],
+        100.0,
+    )
+    assert stays == [True, False, False, False, False]
+    assert {(m.user_id, m.conn, m.expires_at) for m in backend.live(room, 100.0)} == {
+        (1, "grace|100.000000", 130.0),
+        (2, "grace|100.000000", 130.0),
+        (11, "e", 200.0),
+    }
+    assert [(m.user_id, m.expires_at) for m in backend.live(other_room, 100.0)] == [(4, 140.0)]
+    # Back within the grace window, and gone again: a fresh grace from the new close.
+    backend.arrive(room, 2, "again", at=110.0, expires_at=200.0)
+    assert backend.depart_many([presence.Departure(room, 2, "again", 150.0)], 120.0) == [False]
+    assert [m.conn for m in backend.live(room, 120.0) if m.user_id == 2] == ["grace|120.000000"]
+    backend.clear(other_room)
+
+
+def test_arrivals_together_each_take_out_only_their_persons_graces(store: Any):
+    backend, room = store
+    backend.touch(room, presence.member_name(1, presence.grace_conn(90.0)), 150.0)
+    backend.touch(room, presence.member_name(2, "other-tab"), 150.0)
+    first, second = backend.arrive_many(
+        room, [(1, "a"), (2, "b")], at=100.0, expires_at=160.0, unless_expired=True
+    )
+    assert first.graces == ((presence.member_name(1, "grace|90.000000"), 150.0),)
+    assert second.graces == ()
+    assert {(m.user_id, m.conn) for m in backend.live(room, 100.0)} == {
+        (1, "a"),
+        (2, "b"),
+        (2, "other-tab"),
+    }
+    # While the room has an expired member, none arrives until it is swept.
+    backend.touch(room, presence.member_name(3, "gone"), 99.0)
+    assert backend.arrive_many(
+        room, [(4, "c"), (5, "d")], at=100.0, expires_at=160.0, unless_expired=True
+    ) == [None, None]
