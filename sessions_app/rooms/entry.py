@@ -378,41 +378,39 @@ def enter(*, session_id: int, user: User, conn: str) -> Participant:
 
 
 def _arrive(*, session_id: int, user_id: int, conn: str, sweep_first: bool) -> presence.Arrival:
-    """Make the socket present, taking out its person's grace members (their earlier
-    socket's close is not a leave now). With ``sweep_first``, expired sockets and graces
-    go first, so a late reconnect is a fresh entry; only when there are any: a full sweep
-    on every entry made a room's entries queue on its lock. (Presence lost altogether, say
-    to a Redis restart, is the heartbeat's sweep.) Presence made before the entry is
-    decided only ever keeps a person in: a leave checks it under the room's lock."""
-    store = presence.store()
-    now = presence.now()
-    expires_at = presence.socket_expiry(now)
-    arrival = store.arrive(
-        session_id, user_id, conn, at=now, expires_at=expires_at, unless_expired=sweep_first
-    )
-    while arrival is None:  # once: without unless_expired it always arrives
-        room_sweep(session_id=session_id)
-        arrival = store.arrive(session_id, user_id, conn, at=now, expires_at=expires_at)
-    return arrival
+    """Make the socket present (``_arrive_many`` for one)."""
+    arrivals: dict[int, presence.Arrival] = {}
+    _arrive_many(session_id, {user_id: conn}, arrivals, sweep_first=sweep_first)
+    return arrivals[user_id]
 
 
 def _arrive_many(
-    session_id: int, sockets: dict[int, str], arrivals: dict[int, presence.Arrival]
+    session_id: int,
+    sockets: dict[int, str],
+    arrivals: dict[int, presence.Arrival],
+    *,
+    sweep_first: bool = True,
 ) -> None:
-    """``_arrive`` with ``sweep_first`` for one socket (conn) of each of several people of
-    a room, in one round trip (two more when the room has expired members to sweep). Each
-    arrival goes into ``arrivals`` as it is made, so a failure part way can undo those."""
+    """Make one socket (conn) of each of several people of a room present, in one round
+    trip, taking out each person's grace members (their earlier socket's close is not a
+    leave now). With ``sweep_first``, expired sockets and graces go first, so a late
+    reconnect is a fresh entry; only when there are any (two more round trips): a full
+    sweep on every entry made a room's entries queue on its lock. (Presence lost
+    altogether, say to a Redis restart, is the heartbeat's sweep.) Presence made before
+    the entry is decided only ever keeps a person in: a leave checks it under the room's
+    lock. Each arrival goes into ``arrivals`` as it is made, so a failure part way can
+    undo those."""
     store = presence.store()
     now = presence.now()
     expires_at = presence.socket_expiry(now)
-    for sweep_first in (True, False):
+    for unless_expired in (True, False) if sweep_first else (False,):
         people = [(user_id, conn) for user_id, conn in sockets.items() if user_id not in arrivals]
         if not people:
             return
-        if not sweep_first:
+        if sweep_first and not unless_expired:
             room_sweep(session_id=session_id)
         made = store.arrive_many(
-            session_id, people, at=now, expires_at=expires_at, unless_expired=sweep_first
+            session_id, people, at=now, expires_at=expires_at, unless_expired=unless_expired
         )
         for (user_id, _), arrival in zip(people, made, strict=True):
             if arrival is not None:
