@@ -57,7 +57,9 @@ class _Beater:
     async def _beat(self, due: list[BeatingSocket]) -> None:
         live = [liveness.LiveSocket(s.session_id, s.user, s.conn, s.token_id) for s in due]
         try:
-            beats = await threads.room_db(liveness.rooms_heartbeat)(sockets=live)
+            # Off the room threads: a beat of a few hundred sockets holds its thread for
+            # tens of milliseconds, and chat waited behind it (bench/NOTES.md).
+            beats = await threads.entry_db(liveness.rooms_heartbeat)(sockets=live)
         except notify.BroadcastFailed as failed:
             beats = failed.result
         except Exception as exc:

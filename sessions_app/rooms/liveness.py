@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sessions_app.models import SessionStatus
 from sessions_app.rooms import presence
-from sessions_app.rooms.entry import Refused, enter, room_sweep
+from sessions_app.rooms.entry import Refused, enter, rooms_swept
 from sessions_app.rooms.models import Participant, ParticipantState
 from sessions_app.rooms.protocol import CLOSE_ENDED, CLOSE_FORBIDDEN
 from sessions_app.rooms.selectors import SocketKey, sockets_access
@@ -53,10 +53,11 @@ class LiveSocket:
 
 def rooms_heartbeat(*, sockets: list[LiveSocket]) -> dict[str, Heartbeat]:
     """Keep a process's live sockets present (one Redis round trip), sweep their rooms
-    (once per interval per process), and tell each socket, by channel name, the state the
-    database holds: a missed broadcast never leaves a socket in the wrong state. Each
-    socket's access is checked too (the backstop for a lost ``access.changed``): three
-    queries for all the sockets, however many rooms they are in."""
+    (once per interval per process; one round trip and one query for them all), and tell
+    each socket, by channel name, the state the database holds: a missed broadcast never
+    leaves a socket in the wrong state. Each socket's access is checked too (the backstop
+    for a lost ``access.changed``): three queries for all the sockets, however many rooms
+    they are in."""
     if not sockets:
         return {}
     expiry = presence.socket_expiry()
@@ -64,10 +65,8 @@ def rooms_heartbeat(*, sockets: list[LiveSocket]) -> dict[str, Heartbeat]:
         [(s.session_id, presence.member_name(s.user.pk, s.conn), expiry) for s in sockets]
     )
     rooms = sorted({s.session_id for s in sockets})
-    for session_id in rooms:
-        # After the touch: a sweep never takes out a socket beating here.
-        if _sweep_due(session_id):
-            room_sweep(session_id=session_id)
+    # After the touch: a sweep never takes out a socket beating here.
+    rooms_swept([session_id for session_id in rooms if _sweep_due(session_id)])
     rows = {
         (session_id, user_id): (state, removed, online, status)
         for session_id, user_id, state, removed, online, status in Participant.objects.filter(

@@ -20,6 +20,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -79,6 +80,15 @@ class Departure:
     user_id: int
     conn: str
     grace_until: float | None = None
+
+
+@dataclass(frozen=True)
+class Swept:
+    """A room's sweep (``sweep_many``): the members that expired, now taken out (each by
+    one sweeper only), and those still live."""
+
+    expired: list[Member]
+    live: list[Member]
 
 
 def _parse(name: str | bytes, score: float) -> Member:
@@ -178,13 +188,21 @@ class LocalPresence:
             room.pop(arrival.name, None)
             room.update(arrival.graces)
 
-    def pop_expired(self, session_id: int, at: float) -> list[Member]:
+    def sweep_many(self, session_ids: Sequence[int], at: float) -> list[Swept]:
+        swept = []
         with self._lock:
-            room = self._rooms.get(session_id, {})
-            expired = [(n, s) for n, s in room.items() if s <= at]
-            for name, _ in expired:
-                del room[name]
-        return [_parse(n, s) for n, s in expired]
+            for session_id in session_ids:
+                room = self._rooms.get(session_id, {})
+                expired = [(n, s) for n, s in room.items() if s <= at]
+                for name, _ in expired:
+                    del room[name]
+                swept.append(
+                    Swept(
+                        expired=[_parse(n, s) for n, s in expired],
+                        live=[_parse(n, s) for n, s in room.items()],
+                    )
+                )
+        return swept
 
     def clear(self, session_id: int) -> None:
         with self._lock:
@@ -256,6 +274,22 @@ return 0
 """
 
 
+# KEYS[1]: the room's presence; ARGV[1]: now. Takes out the members that expired by then and
+# returns them, and the live ones: {{member, score, ...}, {member, score, ...}}.
+_SWEEP_SCRIPT = """
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES')
+if #expired > 0 then
+    redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+end
+return {expired, redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'WITHSCORES')}
+"""
+
+
+def _members(flat: list[Any]) -> list[Member]:
+    """Members from a script's flat ``{member, score, ...}`` reply."""
+    return [_parse(name, float(score)) for name, score in zip(flat[::2], flat[1::2], strict=True)]
+
+
 class RedisPresence:
     # Long enough that sweeps see every expired member; an abandoned room still goes.
     KEEP_SECONDS = 24 * 3600
@@ -265,6 +299,7 @@ class RedisPresence:
         self._rate_script = self._redis.register_script(_RATE_SCRIPT)
         self._arrive_script = self._redis.register_script(_ARRIVE_SCRIPT)
         self._depart_script = self._redis.register_script(_DEPART_SCRIPT)
+        self._sweep_script = self._redis.register_script(_SWEEP_SCRIPT)
 
     @staticmethod
     def _key(session_id: int) -> str:
@@ -380,15 +415,16 @@ class RedisPresence:
             pipe.zadd(self._key(arrival.session_id), dict(arrival.graces))
         pipe.execute()
 
-    def pop_expired(self, session_id: int, at: float) -> list[Member]:
-        key = self._key(session_id)
-        rows = self._redis.zrangebyscore(key, "-inf", at, withscores=True)
-        popped = []
-        for name, score in rows:
-            # Several processes sweep; only the one whose ZREM succeeds handles a member.
-            if self._redis.zrem(key, name):
-                popped.append(_parse(name, score))
-        return popped
+    def sweep_many(self, session_ids: Sequence[int], at: float) -> list[Swept]:
+        """Several rooms' sweeps in one round trip. Each room's is one script: several
+        processes sweep, and a member that expired goes to exactly one of them."""
+        pipe = self._redis.pipeline(transaction=False)
+        for session_id in session_ids:
+            self._sweep_script(keys=[self._key(session_id)], args=[repr(at)], client=pipe)
+        return [
+            Swept(expired=_members(expired), live=_members(live))
+            for expired, live in pipe.execute()
+        ]
 
     def clear(self, session_id: int) -> None:
         self._redis.delete(self._key(session_id))

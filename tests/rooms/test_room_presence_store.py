@@ -62,13 +62,25 @@ def test_expired_members_go_to_one_sweeper_only(store: Any, settings: Any):
     backend.touch(room, presence.member_name(1, "a"), 100.0)
     backend.touch(room, presence.member_name(2, presence.grace_conn(90.5)), 110.0)
     backend.touch(room, presence.member_name(3, "c"), 500.0)
-    (first,) = backend.pop_expired(room, 105.0)
+    other_room = room + 1
+    backend.clear(other_room)
+    backend.touch(other_room, presence.member_name(4, "d"), 104.0)
+    backend.touch(other_room, presence.member_name(5, "e"), 130.0)
+    first_sweep, other_sweep = backend.sweep_many([room, other_room], 105.0)
+    (first,) = first_sweep.expired
     # Its last heartbeat: a renewal keeps a socket for the TTL less one beat interval.
     assert (first.user_id, first.left_at) == (1, 100.0 - (60 - 10))
-    assert backend.pop_expired(room, 105.0) == []
-    (grace,) = backend.pop_expired(room, 120.0)
+    assert sorted(m.user_id for m in first_sweep.live) == [2, 3]
+    assert [(m.user_id, m.expires_at) for m in other_sweep.expired] == [(4, 104.0)]
+    assert [(m.user_id, m.conn, m.expires_at) for m in other_sweep.live] == [(5, "e", 130.0)]
+    # Another sweeper at the same moment finds nothing left to take out.
+    again, _ = backend.sweep_many([room, other_room], 105.0)
+    assert again.expired == []
+    (later,) = backend.sweep_many([room], 120.0)
+    (grace,) = later.expired
     assert (grace.user_id, grace.left_at) == (2, 90.5)  # when the socket closed
-    assert [m.user_id for m in backend.live(room, 120.0)] == [3]
+    assert [m.user_id for m in later.live] == [3]
+    assert backend.sweep_many([], 120.0) == []
 
 
 def test_an_arrival_takes_out_only_its_persons_graces_and_can_be_undone(store: Any):
@@ -96,7 +108,7 @@ def test_an_arrival_waits_for_a_sweep_while_the_room_has_expired_members(store: 
     backend.touch(room, presence.member_name(2, "gone"), 90.0)
     assert backend.arrive(room, 1, "new", at=100.0, expires_at=160.0, unless_expired=True) is None
     assert backend.live(room, 100.0) == []
-    backend.pop_expired(room, 100.0)
+    backend.sweep_many([room], 100.0)
     arrival = backend.arrive(room, 1, "new", at=100.0, expires_at=160.0, unless_expired=True)
     assert arrival is not None and arrival.graces == ()
     assert [(m.user_id, m.conn) for m in backend.live(room, 100.0)] == [(1, "new")]
