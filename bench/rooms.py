@@ -245,8 +245,10 @@ def run_floor(opts: Options, rooms: int, participants: int, work: Path) -> dict[
         return run_generator(opts, config, work, "floor")
 
 
-def daphne(port: int, app: str) -> list[str]:
-    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "0", app]
+def daphne(port: int, app: str, server: str = "daphne") -> list[str]:
+    """``server``: daphne for the Channels chat; vioip's workers run ``vioip.server``, as
+    they are deployed (daphne with its timeout pass spread out)."""
+    return [sys.executable, "-m", server, "-b", "127.0.0.1", "-p", str(port), "-v", "0", app]
 
 
 def run_channels(
@@ -281,12 +283,14 @@ def run_vioip(opts: Options, rooms: int, participants: int, work: Path) -> dict[
         subprocess.run(setup, cwd=ROOT, env=env, check=True, timeout=600)
         plan = json.loads(plan_path.read_text())
         port = free_port()
-        command = pinned(daphne(port, "vioip.asgi:application"), opts.server_core, opts.pin)
+        command = pinned(
+            daphne(port, "vioip.asgi:application", "vioip.server"), opts.server_core, opts.pin
+        )
         split = opts.topology == "split"
         # Both workers share the server's core: the split is of processes, not of CPUs.
         http_port = free_port() if split else port
         http_command = pinned(
-            daphne(http_port, "vioip.asgi:application"), opts.server_core, opts.pin
+            daphne(http_port, "vioip.asgi:application", "vioip.server"), opts.server_core, opts.pin
         )
         if split:
             http_command = weighted(http_command)

@@ -210,19 +210,18 @@ async def test_the_room_socket_audits_the_real_peer_unless_it_is_a_trusted_proxy
     assert addresses == {"203.0.113.9", "198.51.100.6"}
 
 
-def test_daphne_refuses_to_serve_with_proxy_headers(tmp_path):
-    """--proxy-headers would make every client's X-Forwarded-For the peer address."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    daphne = Path(sys.executable).with_name("daphne")
+@pytest.mark.parametrize("server", ["daphne", "vioip.server"])
+def test_daphne_refuses_to_serve_with_proxy_headers(tmp_path, server):
+    """--proxy-headers would make every client's X-Forwarded-For the peer address: refused
+    by plain daphne and by the server the workers run (``vioip.server``)."""
     env = {**os.environ, "VIOIP_DEBUG": "1", "VIOIP_LOCAL_DIR": str(tmp_path)}
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
+    command = [sys.executable, "-m", server, "--proxy-headers", "-b", "127.0.0.1", "-p", "0"]
+    command.append("vioip.asgi:application")
     result = subprocess.run(
-        [str(daphne), "--proxy-headers", "-b", "127.0.0.1", "-p", "0", "vioip.asgi:application"],
+        command,
+        cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,

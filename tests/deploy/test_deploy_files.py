@@ -106,7 +106,8 @@ def test_only_nginx_is_published_and_every_long_running_service_has_a_healthchec
             assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
     for name in ("web", "rooms"):
         command = services[name]["command"]
-        assert command[0] == "daphne" and "--proxy-headers" not in command
+        assert command[:3] == ["python", "-m", "vioip.server"]
+        assert "--proxy-headers" not in command
 
 
 def test_secrets_reach_the_app_as_files_and_the_proxy_alone_is_trusted():

@@ -187,7 +187,7 @@ class Daphne:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+        command = [sys.executable, "-m", "vioip.server", "-b", "127.0.0.1", "-p", str(self.port)]
         command += ["-v", "0", "vioip.asgi:application"]
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(

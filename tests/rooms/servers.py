@@ -58,7 +58,7 @@ class Daphne:
             [
                 sys.executable,
                 "-m",
-                "daphne",
+                "vioip.server",
                 "-b",
                 "127.0.0.1",
                 "-p",
