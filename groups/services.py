@@ -250,7 +250,10 @@ def enrollment_discharge(
     aftercare_notes: str = "",
 ) -> Enrollment:
     enrollment = (
-        Enrollment.objects.select_for_update().select_related("cohort").get(pk=enrollment.pk)
+        # The enrollment's row only: the cohort is read for its time zone, not locked.
+        Enrollment.objects.select_for_update(of=("self",))
+        .select_related("cohort")
+        .get(pk=enrollment.pk)
     )
     if enrollment.status != EnrollmentStatus.ACTIVE:
         raise Conflict("The enrollment is already discharged.")

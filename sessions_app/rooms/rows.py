@@ -60,9 +60,12 @@ def visible_record(participant: Participant) -> dict[str, Any] | None:
 
 
 def participant_for_update(*, session_id: int, user_id: int) -> Participant | None:
-    """The user's participant row in the room, locked until commit: take the room's first."""
+    """The user's participant row in the room, locked until commit: take the room's first.
+    Only that row: its person's user row is read, not locked. An audit event naming the
+    person checks its reference to that row when it commits, under the chain head's lock,
+    which a leave then waits for: locking the user row too made the two deadlock."""
     return (
-        Participant.objects.select_for_update()
+        Participant.objects.select_for_update(of=("self",))
         .select_related("user")
         .filter(session_id=session_id, user_id=user_id)
         .first()
