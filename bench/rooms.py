@@ -63,6 +63,8 @@ class Options:
     topology: str = "split"
     # Every vioip connect a first entry (the rooms' places from earlier runs deleted).
     first_entries: bool = False
+    # The HTTP worker's scheduling group at a quarter of the room worker's weight.
+    http_weight: bool = True
     server_core: int = 0
     generator_core: int = 1
 
@@ -110,6 +112,22 @@ def weighted(command: list[str]) -> list[str]:
     if shutil.which("nice"):
         return ["nice", "-n", str(HTTP_NICE), *command]
     return command
+
+
+def weigh_group(pid: int) -> str | None:
+    """Give ``pid``'s scheduling group the HTTP workers' weight, and say what it has.
+
+    Each server runs in a session of its own, and with the kernel's autogroups
+    (``kernel.sched_autogroup_enabled``, on here) a session is a group of its own, weighed
+    against the other groups by the group's nice level, not its processes'. A nice on the
+    process alone then weighs nothing against the room worker in its own group: the group
+    is what a compose service's cgroup is, so it is the group that gets the weight."""
+    path = Path(f"/proc/{pid}/autogroup")
+    with contextlib.suppress(OSError):
+        path.write_text(str(HTTP_NICE))
+    with contextlib.suppress(OSError):
+        return path.read_text().strip()
+    return None
 
 
 def pinned(command: list[str], core: int, pin: bool) -> list[str]:
@@ -294,6 +312,7 @@ def run_vioip(opts: Options, rooms: int, participants: int, work: Path) -> dict[
         )
         if split:
             http_command = weighted(http_command)
+        http_group = None
         with contextlib.ExitStack() as stack:
             proc = stack.enter_context(
                 process(
@@ -312,6 +331,8 @@ def run_vioip(opts: Options, rooms: int, participants: int, work: Path) -> dict[
                     )
                 )
                 pids.append(server_pid(http_proc))
+                if opts.http_weight:
+                    http_group = weigh_group(server_pid(http_proc))
             stack.enter_context(profiled(opts, server_pid(proc), f"vioip-{rooms}x{participants}"))
             if split:
                 name = f"vioip-http-{rooms}x{participants}"
@@ -338,7 +359,10 @@ def run_vioip(opts: Options, rooms: int, participants: int, work: Path) -> dict[
                     "rate": opts.rest_rate,
                     "at_fps": opts.rest_at_fps,
                 }
-            return run_generator(opts, config, work, "vioip")
+            outcome = run_generator(opts, config, work, "vioip")
+            # What the HTTP worker's scheduling group had ("/autogroup-N nice 6").
+            outcome["http_group"] = http_group
+            return outcome
 
 
 @contextlib.contextmanager
@@ -505,6 +529,11 @@ def parse(argv: list[str] | None = None) -> Options:
         action="store_true",
         help="delete vioip's places in the rooms first: every connect is a first entry",
     )
+    parser.add_argument(
+        "--no-http-weight",
+        action="store_true",
+        help="leave the HTTP worker's scheduling group at the room worker's weight",
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
     parser.add_argument("--keep", type=Path, default=None, help="copy server logs here")
     parser.add_argument(
@@ -531,6 +560,7 @@ def parse(argv: list[str] | None = None) -> Options:
         profile=args.profile,
         topology=args.topology,
         first_entries=args.first_entries,
+        http_weight=not args.no_http_weight,
     )
     if args.smoke:
         # 10 messages/s: enough to exercise every path, little enough for a busy CI box.
