@@ -316,7 +316,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "vioip.core.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["vioip.core.filters.FilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "vioip.core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "vioip.core.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]

@@ -1,4 +1,4 @@
-"""Query-string date-times, shared by the list filters."""
+"""Query-string date-times, shared by the list filters, and the filter backend."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import django_filters
 from django import forms
 from django_filters.fields import IsoDateTimeField
+from django_filters.rest_framework import DjangoFilterBackend
 
 
 def utc_moment(moment: dt.datetime) -> dt.datetime:
@@ -28,3 +29,22 @@ class UtcIsoDateTimeField(IsoDateTimeField):
 
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend, without the filter set, its form and their validation
+    when the request names none of the view's filters and none is required: then every
+    filter would leave the list as it is, and a list polled without filters (a schedule)
+    should not pay for building them on each request."""
+
+    def filter_queryset(self, request: Any, queryset: Any, view: Any) -> Any:
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is None:
+            return queryset
+        filters = filterset_class.base_filters
+        # A prefix, not the name: a range filter's widget reads ``<name>_min`` and the like.
+        named = any(key.startswith(tuple(filters)) for key in request.query_params)
+        required = any(f.extra.get("required") for f in filters.values())
+        if not named and not required:
+            return queryset
+        return super().filter_queryset(request, queryset, view)
