@@ -267,16 +267,25 @@ _TOGETHER_FIELDS = (
 )
 
 
+_PLACES_LOCKED = Prepared(
+    lambda session_id, user_ids: (
+        with_relationship(
+            Participant.objects.filter(session_id=session_id, user_id__any_of=user_ids)
+        )
+        .select_for_update(of=("self",))
+        .order_by("id")
+        .values_list(*_TOGETHER_FIELDS)
+    ),
+    session_id=Prepared.INT,
+    user_ids=Prepared.INTS,
+)
+
+
 def _places_locked(session_id: int, user_ids: list[int]) -> dict[int, tuple[Any, ...]]:
     """The places of ``user_ids`` in the room, locked, each with the session's
     ``_ENTRANCE`` row for its user: (place as ``_PLACE_LOCKED`` reads it, entrance). The
     relationship is the one definition every room read uses (``with_relationship``)."""
-    rows = (
-        with_relationship(Participant.objects.filter(session_id=session_id, user_id__in=user_ids))
-        .select_for_update(of=("self",))
-        .order_by("id")
-        .values_list(*_TOGETHER_FIELDS)
-    )
+    rows = _PLACES_LOCKED.rows(session_id=session_id, user_ids=user_ids)
     entrance_at = 2 + len(_PLACE_COLUMNS)  # after the user and the place's id and columns
     return {row[0]: (tuple(row[1:entrance_at]), tuple(row[entrance_at:])) for row in rows}
 
@@ -722,6 +731,14 @@ def room_sweep(*, session_id: int) -> list[int]:
     return rooms_swept([session_id])[session_id]
 
 
+_ONLINE = Prepared(
+    lambda session_ids: Participant.objects.filter(
+        session_id__any_of=session_ids, online=True
+    ).values_list("session_id", "user_id"),
+    session_ids=Prepared.INTS,
+)
+
+
 def rooms_swept(session_ids: Sequence[int]) -> dict[int, list[int]]:
     """``room_sweep`` for several rooms: one presence round trip and one query for all of
     them, however many rooms; only the people who leave cost more (their ``room_leave``).
@@ -734,9 +751,7 @@ def rooms_swept(session_ids: Sequence[int]) -> dict[int, list[int]]:
     now = presence.now()
     swept = presence.store().sweep_many(session_ids, now)
     online: dict[int, list[int]] = {session_id: [] for session_id in session_ids}
-    for session_id, user_id in Participant.objects.filter(
-        session_id__in=session_ids, online=True
-    ).values_list("session_id", "user_id"):
+    for session_id, user_id in _ONLINE.rows(session_ids=session_ids):
         online[session_id].append(user_id)
     left: dict[int, list[int]] = {}
     for session_id, room in zip(session_ids, swept, strict=True):

@@ -13,6 +13,7 @@ from sessions_app.rooms.models import Participant, ParticipantState
 from sessions_app.rooms.protocol import CLOSE_ENDED, CLOSE_FORBIDDEN
 from sessions_app.rooms.selectors import SocketKey, sockets_access
 from vioip.accounts.models import User
+from vioip.core.prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,15 @@ class LiveSocket:
     token_id: int | None = None
 
 
+_BEAT_ROWS = Prepared(
+    lambda session_ids, user_ids: Participant.objects.filter(
+        session_id__any_of=session_ids, user_id__any_of=user_ids
+    ).values_list("session_id", "user_id", "state", "removed", "online", "session__status"),
+    session_ids=Prepared.INTS,
+    user_ids=Prepared.INTS,
+)
+
+
 def rooms_heartbeat(*, sockets: list[LiveSocket]) -> dict[str, Heartbeat]:
     """Keep a process's live sockets present (one Redis round trip), sweep their rooms
     (once per interval per process; one round trip and one query for them all), and tell
@@ -69,9 +79,9 @@ def rooms_heartbeat(*, sockets: list[LiveSocket]) -> dict[str, Heartbeat]:
     rooms_swept([session_id for session_id in rooms if _sweep_due(session_id)])
     rows = {
         (session_id, user_id): (state, removed, online, status)
-        for session_id, user_id, state, removed, online, status in Participant.objects.filter(
-            session_id__in=rooms, user_id__in={s.user.pk for s in sockets}
-        ).values_list("session_id", "user_id", "state", "removed", "online", "session__status")
+        for session_id, user_id, state, removed, online, status in _BEAT_ROWS.rows(
+            session_ids=rooms, user_ids=sorted({s.user.pk for s in sockets})
+        )
     }
     access = sockets_access(
         sockets=[SocketKey(s.session_id, s.user.pk, s.token_id) for s in sockets]

@@ -477,23 +477,23 @@ class SocketKey:
 
 def sockets_access(*, sockets: Iterable[SocketKey]) -> dict[SocketKey, int | None]:
     """``socket_access`` for many sockets at once (the heartbeat's backstop for a lost
-    ``access.changed``): two queries, however many sockets and rooms."""
+    ``access.changed``): two queries, however many sockets and rooms, each compiled once
+    and bound with the sockets' ids as one list."""
     keys = list(dict.fromkeys(sockets))
     if not keys:
         return {}
     live_tokens = set(
-        _live_tokens(timezone.now())
-        .filter(pk__in={k.token_id for k in keys if k.token_id is not None})
-        .values_list("pk", "user_id")
+        _SOCKETS_TOKENS.rows(
+            token_ids=sorted({k.token_id for k in keys if k.token_id is not None}),
+            now=timezone.now(),
+        )
     )
     rows = {
         (row[0], row[1]): row
-        for row in with_relationship(
-            Participant.objects.filter(
-                session_id__in={k.session_id for k in keys},
-                user_id__in={k.user_id for k in keys},
-            )
-        ).values_list(*_ACCESS_FIELDS)
+        for row in _SOCKETS_ACCESS.rows(
+            session_ids=sorted({k.session_id for k in keys}),
+            user_ids=sorted({k.user_id for k in keys}),
+        )
     }
     verdicts: dict[SocketKey, int | None] = {}
     for key in keys:
@@ -504,6 +504,22 @@ def sockets_access(*, sockets: Iterable[SocketKey]) -> dict[SocketKey, int | Non
             else _verdict(row, token_live=(key.token_id, key.user_id) in live_tokens)
         )
     return verdicts
+
+
+_SOCKETS_TOKENS = Prepared(
+    lambda token_ids, now: (
+        _live_tokens(now).filter(pk__any_of=token_ids).values_list("pk", "user_id")
+    ),
+    token_ids=Prepared.INTS,
+    now=Prepared.DATETIME,
+)
+_SOCKETS_ACCESS = Prepared(
+    lambda session_ids, user_ids: with_relationship(
+        Participant.objects.filter(session_id__any_of=session_ids, user_id__any_of=user_ids)
+    ).values_list(*_ACCESS_FIELDS),
+    session_ids=Prepared.INTS,
+    user_ids=Prepared.INTS,
+)
 
 
 # --- REST reads for the care team ----------------------------------------------------------

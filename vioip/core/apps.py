@@ -7,6 +7,7 @@ class CoreConfig(AppConfig):
     verbose_name = "vioip core"
 
     def ready(self) -> None:
-        from vioip.core import pg_types
+        from vioip.core import lookups, pg_types
 
         pg_types.connect()
+        lookups.register()

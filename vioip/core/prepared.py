@@ -12,8 +12,9 @@ converts the rows as the ORM would (decrypted fields, aware datetimes).
     )
     rows = ROOM_FLAGS.rows(session_id=42)
 
-Only ints, strings and datetimes are bound, never lists (an ``__in`` of another length is
-other SQL).
+Ints, strings and datetimes are bound, and lists of ids through ``field__any_of``
+(vioip/core/lookups.py: one parameter, so one SQL text whatever the length). Never an
+``__in`` list: one of another length is other SQL.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from typing import Any, ClassVar
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.db.models import QuerySet
+
+from vioip.core.lookups import any_of_param
 
 _stand_ins = itertools.count(1)
 
@@ -53,6 +56,7 @@ class Prepared:
     INT: ClassVar[str] = "int"
     STR: ClassVar[str] = "str"
     DATETIME: ClassVar[str] = "datetime"
+    INTS: ClassVar[str] = "ints"  # a list of ids, for ``field__any_of``
 
     def __init__(
         self,
@@ -62,7 +66,7 @@ class Prepared:
         **kinds: str,
     ) -> None:
         """``build`` makes the queryset from the values named in ``kinds`` (``INT``,
-        ``STR`` or ``DATETIME``); the ``unconverted`` columns come back as the database
+        ``STR``, ``DATETIME`` or ``INTS``); the ``unconverted`` columns come back as the database
         holds them (say, ciphertext the caller decrypts its own way)."""
         self._build = build
         self._kinds = kinds
@@ -78,6 +82,8 @@ class Prepared:
             return f"\x00prepared {number}\x00"
         if kind == self.DATETIME:
             return dt.datetime(1901, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=number)
+        if kind == self.INTS:
+            return [-(10**12) - number]
         raise ValueError(f"Unknown kind {kind!r}.")
 
     def _compiled(self) -> _Compiled:
@@ -87,13 +93,15 @@ class Prepared:
         queryset = self._build(**stand_ins)
         compiler = queryset.query.get_compiler(queryset.db)
         sql, params = compiler.as_sql()
-        adapted = {
-            self._adapt(compiler.connection, value): name for name, value in stand_ins.items()
-        }
+        adapted = [
+            (self._adapt(compiler.connection, value), name) for name, value in stand_ins.items()
+        ]
+        # Equal and of the same type: True equals 1, but is no stand-in.
         slots = tuple(
-            (position, adapted[param])
+            (position, name)
             for position, param in enumerate(params)
-            if isinstance(param, (int, str, dt.datetime)) and param in adapted
+            for value, name in adapted
+            if type(param) is type(value) and param == value
         )
         missing = set(stand_ins) - {name for _, name in slots}
         if missing:
@@ -109,6 +117,8 @@ class Prepared:
     def _adapt(connection: Any, value: Any) -> Any:
         if isinstance(value, dt.datetime):
             return connection.ops.adapt_datetimefield_value(value)
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return any_of_param(connection, value)
         return value
 
     def sql(self, **values: Any) -> tuple[str, list[Any]]:
