@@ -30,6 +30,15 @@ def cohort_zone(cohort: Cohort) -> ZoneInfo:
     return ZoneInfo(cohort.timezone)
 
 
+class UserRef:
+    """Stands for a user known by ``pk`` only (an id, or the outer row's ``OuterRef``), so
+    the definitions below build queries compiled once (vioip.core.prepared) and
+    correlated subqueries."""
+
+    def __init__(self, pk: Any) -> None:
+        self.pk = pk
+
+
 def _memberships_granting(*, user: User | Any) -> QuerySet[CareTeamMember]:
     """Care-team memberships of ``user`` that grant access right now: the user is active
     and the membership's care-team role is the user's current role (read from the

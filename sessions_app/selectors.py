@@ -18,7 +18,12 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from groups.selectors import active_patient_cohort_ids, patient_ids_in_care_of, staff_cohort_ids
+from groups.selectors import (
+    UserRef,
+    active_patient_cohort_ids,
+    patient_ids_in_care_of,
+    staff_cohort_ids,
+)
 from sessions_app.models import PATIENT_KINDS, Session
 from vioip.accounts.models import Role, User
 from vioip.audit import services as audit
@@ -51,19 +56,30 @@ def sessions_visible_to(*, user: User) -> QuerySet[Session]:
 def _sessions_visible_as(*, user: User, role: str | None) -> QuerySet[Session]:
     # ``role`` is the one ``current_role`` has just read: callers that needed it for their
     # own decision pass it on rather than reading it twice. No cohort join: a list shows
-    # the cohort's id only; the door below joins it for the callers that use it.
+    # the cohort's id only; the door below joins it for the callers that use it. The
+    # caller's cohorts are read first, by a query compiled once, and bound as one list:
+    # building and compiling them as a subquery of every list was a fifth of its CPU.
     qs = Session.objects.all()
     if role == Role.ADMIN:
         return qs
     if role in (Role.FACILITATOR, Role.CLINICIAN):
         in_care = Q(patient_id__in=patient_ids_in_care_of(user=user))
-        return qs.filter(cohort_id__in=staff_cohort_ids(user=user)).filter(
-            ~Q(kind__in=PATIENT_KINDS) | in_care
-        )
+        cohorts = [row[0] for row in _STAFF_COHORTS.rows(user_id=user.pk)]
+        return qs.filter(cohort_id__any_of=cohorts).filter(~Q(kind__in=PATIENT_KINDS) | in_care)
     if role == Role.PATIENT:
-        in_cohort = Q(cohort_id__in=active_patient_cohort_ids(user=user))
-        return qs.filter(in_cohort).filter(~Q(kind__in=PATIENT_KINDS) | Q(patient_id=user.pk))
+        cohorts = [row[0] for row in _PATIENT_COHORTS.rows(user_id=user.pk)]
+        return qs.filter(cohort_id__any_of=cohorts).filter(
+            ~Q(kind__in=PATIENT_KINDS) | Q(patient_id=user.pk)
+        )
     return qs.none()
+
+
+_STAFF_COHORTS = Prepared(
+    lambda user_id: staff_cohort_ids(user=UserRef(user_id)), user_id=Prepared.INT
+)
+_PATIENT_COHORTS = Prepared(
+    lambda user_id: active_patient_cohort_ids(user=UserRef(user_id)), user_id=Prepared.INT
+)
 
 
 def session_for_user(*, user: User, session_id: Any, attempted: str = "read") -> Session:

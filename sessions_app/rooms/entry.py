@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from groups.selectors import active_patient_cohort_ids, staff_cohort_ids
+from groups.selectors import UserRef, active_patient_cohort_ids, staff_cohort_ids
 from sessions_app.models import PATIENT_KINDS, Session, SessionStatus
 from sessions_app.rooms import notify, presence, tickets
 from sessions_app.rooms.models import Participant, ParticipantState, Room
@@ -31,7 +31,7 @@ from sessions_app.rooms.rows import (
     room_for_update,
     visible_record,
 )
-from sessions_app.rooms.selectors import UserRef, with_relationship
+from sessions_app.rooms.selectors import with_relationship
 from vioip.accounts.models import Role, User
 from vioip.audit import services as audit
 from vioip.audit.models import Action, Outcome

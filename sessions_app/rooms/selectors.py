@@ -14,7 +14,12 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from groups.models import Enrollment
-from groups.selectors import active_patient_cohort_ids, is_cohort_staff, staff_cohort_ids
+from groups.selectors import (
+    UserRef,
+    active_patient_cohort_ids,
+    is_cohort_staff,
+    staff_cohort_ids,
+)
 from sessions_app.models import PATIENT_KINDS, Session
 from sessions_app.rooms.models import (
     AttendanceSegment,
@@ -327,14 +332,6 @@ def _latest_messages(session_id: int) -> list[dict[str, Any]]:
 
 
 # --- Access of a live socket ------------------------------------------------------------
-
-
-class UserRef:
-    """Stands for a user known by ``pk`` only (an id, or the outer row's ``OuterRef``), so
-    the care relationship's one definition (groups.selectors) builds the room queries."""
-
-    def __init__(self, pk: Any) -> None:
-        self.pk = pk
 
 
 def with_relationship(participants: QuerySet[Participant]) -> QuerySet[Participant]:
