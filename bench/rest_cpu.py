@@ -33,7 +33,9 @@ import psutil
 
 from bench import rooms
 
-PATHS = ("/healthz", "/api/me/sessions/", "/api/sessions/")
+# The browser's schedule asks for the coming week (web/static/web/app.js).
+WEEK = "/api/me/sessions/?from=2026-12-03T00:00:00.000Z&to=2026-12-10T00:00:00.000Z"
+PATHS = ("/healthz", "/api/me/sessions/", WEEK, "/api/sessions/")
 
 
 def _cpu(pid: int) -> float:
