@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import http.client
 import json
 import os
@@ -33,8 +34,12 @@ import psutil
 
 from bench import rooms
 
-# The browser's schedule asks for the coming week (web/static/web/app.js).
-WEEK = "/api/me/sessions/?from=2026-12-03T00:00:00.000Z&to=2026-12-10T00:00:00.000Z"
+# The browser's schedule asks for the coming week from now (web/static/web/app.js).
+_NOW = dt.datetime.now(dt.UTC)
+WEEK = (
+    f"/api/me/sessions/?from={_NOW:%Y-%m-%dT%H:%M:%S.000Z}"
+    f"&to={_NOW + dt.timedelta(days=7):%Y-%m-%dT%H:%M:%S.000Z}"
+)
 PATHS = ("/healthz", "/api/me/sessions/", WEEK, "/api/sessions/")
 
 

@@ -39,13 +39,15 @@ class AnyOf(Lookup):
     def get_prep_lookup(self) -> Any:
         return list(self.rhs)
 
+    # ``lhs`` is the column Django compiled; the ids are one parameter.
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        param = any_of_param(connection, self.rhs)
-        # ``lhs`` is the column Django compiled; the ids are one parameter.
-        if connection.vendor == "postgresql":
-            return f"{lhs} = ANY(%s)", [*lhs_params, param]
-        return f"{lhs} IN (SELECT value FROM json_each(%s))", [*lhs_params, param]  # noqa: S608
+        sql = f"{lhs} IN (SELECT value FROM json_each(%s))"  # noqa: S608
+        return sql, [*lhs_params, any_of_param(connection, self.rhs)]
+
+    def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", [*lhs_params, any_of_param(connection, self.rhs)]
 
 
 def register() -> None:
