@@ -62,5 +62,6 @@ gc.freeze()
 # The event loop and the database thread share the GIL. A thread that gives it up for a
 # round trip to PostgreSQL waits for the switch interval (5 ms by default) to get it back
 # while the loop is busy, several times per query: measured, most of a chat message's
-# latency. A shorter interval hands the GIL back sooner.
+# latency. A shorter interval hands the GIL back sooner. An HTTP worker keeps Python's own
+# interval (settings.SWITCH_INTERVAL says why).
 sys.setswitchinterval(settings.SWITCH_INTERVAL)  # VIOIP_SWITCH_INTERVAL

@@ -461,13 +461,21 @@ ROOM_CHAT_RATE_SECONDS = env_int("VIOIP_ROOM_CHAT_RATE_SECONDS", 5, minimum=1)
 # broadcast to everyone in it.
 ROOM_HAND_RATE_TOGGLES = env_int("VIOIP_ROOM_HAND_RATE_TOGGLES", 4, minimum=1)
 ROOM_HAND_RATE_SECONDS = env_int("VIOIP_ROOM_HAND_RATE_SECONDS", 10, minimum=1)
-# Seconds a thread may hold the GIL before handing it over (vioip/asgi.py; Python's own
-# default is 0.005): the room's event loop gets it back sooner from database threads.
 # On SIGTERM a room worker closes its sockets with 4012 and waits up to this long for them
 # to be released before it stops (sessions_app/rooms/drain.py). Keep it below the
 # orchestrator's stop grace (compose: stop_grace_period).
 ROOM_DRAIN_SECONDS = env_float("VIOIP_ROOM_DRAIN_SECONDS", 5.0, minimum=0.0, maximum=60.0)
-SWITCH_INTERVAL = env_float("VIOIP_SWITCH_INTERVAL", 0.0005, minimum=0.000001, maximum=1.0)
+# Seconds a thread may hold the GIL before handing it over (vioip/asgi.py). A room worker's
+# is a tenth of Python's own 0.005, so its event loop gets the GIL back sooner from the
+# database threads. An HTTP worker keeps Python's: there the threads that want the GIL are
+# requests, and handing it over ten times as often only added thread switches, each a wait
+# for the core when rooms share it (bench/NOTES.md, fourteenth round).
+SWITCH_INTERVAL = env_float(
+    "VIOIP_SWITCH_INTERVAL",
+    0.005 if PROCESS_ROLE == "http" else 0.0005,
+    minimum=0.000001,
+    maximum=1.0,
+)
 ATTENDANCE_LATE_MINUTES = env_int("VIOIP_ATTENDANCE_LATE_MINUTES", 10, minimum=0)
 ATTENDANCE_LEFT_EARLY_MINUTES = env_int("VIOIP_ATTENDANCE_LEFT_EARLY_MINUTES", 15, minimum=0)
 

@@ -221,3 +221,22 @@ def test_a_good_redis_url_is_accepted(tmp_path):
     # Parsed only: nothing connects at start.
     result = setup_process({"REDIS_URL": "rediss://:pw@cache.internal:6380/2"}, tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "interval"),
+    [
+        # A room worker hands the GIL over sooner, so its loop gets it back from the
+        # database threads; an HTTP worker keeps Python's own interval.
+        ({"VIOIP_PROCESS_ROLE": "rooms"}, 0.0005),
+        ({"VIOIP_PROCESS_ROLE": "all"}, 0.0005),
+        ({"VIOIP_PROCESS_ROLE": "http"}, 0.005),
+        ({"VIOIP_PROCESS_ROLE": "http", "VIOIP_SWITCH_INTERVAL": "0.001"}, 0.001),
+    ],
+)
+def test_the_asgi_process_sets_its_roles_switch_interval(tmp_path, env, interval):
+    result = setup_process(
+        env, tmp_path, then="import sys, vioip.asgi; print(repr(sys.getswitchinterval()))"
+    )
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout.strip().splitlines()[-1]) == pytest.approx(interval)
