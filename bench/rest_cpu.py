@@ -48,16 +48,6 @@ def _cpu(pid: int) -> float:
     return float(times.user + times.system)
 
 
-def _round(conn: http.client.HTTPConnection, path: str, token: str, count: int) -> None:
-    headers = {"Authorization": f"Bearer {token}", "Host": "127.0.0.1"}
-    for _ in range(count):
-        conn.request("GET", path, headers=headers)
-        reply = conn.getresponse()
-        body = reply.read()
-        if reply.status != 200:
-            raise RuntimeError(f"{path} answered {reply.status}: {body[:200]!r}")
-
-
 def measure(
     pid: int, port: int, token: str, requests: int, rounds: int, paths: list[str]
 ) -> dict[str, Any]:
@@ -65,11 +55,11 @@ def measure(
     per_path: dict[str, list[float]] = {path: [] for path in paths}
     wall: dict[str, list[float]] = {path: [] for path in paths}
     for path in paths:
-        _round(conn, path, token, max(requests // 4, 20))
+        rooms.rest_requests(conn, path, token, max(requests // 4, 20))
     for _ in range(rounds):
         for path in paths:
             before, started = _cpu(pid), time.perf_counter()
-            _round(conn, path, token, requests)
+            rooms.rest_requests(conn, path, token, requests)
             per_path[path].append(1000 * (_cpu(pid) - before) / requests)
             wall[path].append(1000 * (time.perf_counter() - started) / requests)
     conn.close()

@@ -101,6 +101,17 @@ def warm_up(port: int) -> None:
     raise RuntimeError("the server never answered /healthz")
 
 
+def rest_requests(conn: http.client.HTTPConnection, path: str, token: str, count: int) -> None:
+    """``count`` authenticated GETs of ``path``, one at a time on ``conn``; any answer but
+    200 stops the run."""
+    for _ in range(count):
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        reply = conn.getresponse()
+        body = reply.read()
+        if reply.status != 200:
+            raise RuntimeError(f"{path} answered {reply.status}: {body[:200]!r}")
+
+
 def warm_rest(port: int, path: str, token: str, times: int = 20) -> None:
     """The REST probe's own request a few times before measuring, as the room gets its
     warm-up step. A worker's first request to a view opens its database connection and
@@ -109,12 +120,7 @@ def warm_rest(port: int, path: str, token: str, times: int = 20) -> None:
     mixed step."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        for _ in range(times):
-            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
-            reply = conn.getresponse()
-            reply.read()
-            if reply.status != 200:
-                raise RuntimeError(f"the REST probe's request answered {reply.status}")
+        rest_requests(conn, path, token, times)
     finally:
         conn.close()
 
